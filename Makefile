@@ -1,0 +1,180 @@
+# SPDX-License-Identifier: Apache-2.0
+# Makefile - one non-recursive GNU make for conduit. `make help` lists targets.
+#
+# Sources are found by wildcard: a new src/<module>.c, applets/<applet>.c or
+# test/unit/<module>_test.c needs no edit here. Everything generated goes
+# under build/:
+#   build/conduit            dynamic binary (-O2 -g)
+#   build/static/conduit     fully static binary (FROM-scratch images)
+#   build/asan/...           AddressSanitizer + UBSan variant (check-asan)
+#   build/fuzz/...           libFuzzer targets (clang)
+#   build/gen/...            generated headers
+
+BASE_VERSION := 0.1.0
+# git describe when the tree has a v* tag; else the base version plus the
+# commit; else the base version alone (a tarball)
+VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || \
+	{ h=$$(git rev-parse --short=7 HEAD 2>/dev/null) && \
+	  echo "v$(BASE_VERSION)-g$$h$$(git diff --quiet HEAD -- 2>/dev/null || echo -dirty)"; } || \
+	echo "v$(BASE_VERSION)")
+
+CC ?= cc
+CLANG ?= clang
+B := build
+GEN := $(B)/gen
+
+WARN := -Wall -Wextra -Werror -Wno-format-zero-length -Wno-missing-field-initializers -Wshadow \
+	-Wstrict-prototypes -Wmissing-prototypes -Wvla
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 $(WARN) -fno-strict-aliasing
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -I$(GEN)
+LDFLAGS ?=
+LIBS := -lev -lcjson -lm
+
+SRCS := $(wildcard src/*.c)
+APPLET_SRCS := $(wildcard applets/*.c)
+UNIT_SRCS := $(wildcard test/unit/*.c)
+FUZZ_SRCS := $(wildcard test/fuzz/*_fuzz.c)
+FUZZ_NAMES := $(patsubst test/fuzz/%_fuzz.c,%,$(FUZZ_SRCS))
+
+# --- variants: obj_rule(dir, cc, extra cflags) ------------------------------
+define obj_rule
+$(1)/obj/%.o: %.c $(GEN)/version_gen.h
+	@mkdir -p $$(@D)
+	@echo "  CC      $$@"
+	@$(2) $$(CPPFLAGS) $$(CFLAGS) $(3) -MMD -MP -c $$< -o $$@
+endef
+
+ASAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-omit-frame-pointer -Wno-unused-command-line-argument
+
+$(eval $(call obj_rule,$(B),$(CC),))
+$(eval $(call obj_rule,$(B)/static,$(CC),))
+$(eval $(call obj_rule,$(B)/asan,$(CC),$(ASAN_FLAGS)))
+$(eval $(call obj_rule,$(B)/fuzz,$(CLANG),$(FUZZ_FLAGS)))
+
+objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
+
+.PHONY: all
+all: $(B)/conduit
+
+# The version header is rewritten only when the version changes, so a new
+# commit relinks one object instead of rebuilding everything.
+.PHONY: FORCE
+$(GEN)/version_gen.h: FORCE
+	@mkdir -p $(@D)
+	@printf '#define CONDUIT_VERSION "%s"\n' '$(VERSION)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+$(B)/libconduit.a: $(call objs,$(B),$(SRCS))
+	@echo "  AR      $@"
+	@rm -f $@ && ar rcs $@ $^
+
+$(B)/conduit: $(call objs,$(B),$(APPLET_SRCS)) $(B)/libconduit.a
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# --- static: Debian ships no libcjson.a, so cJSON is compiled from Debian's
+# own source package (apt-get source cjson), fetched by scripts/fetch-cjson.
+CJSON_DIR := $(B)/third_party/cjson
+$(CJSON_DIR)/cJSON.c:
+	@scripts/fetch-cjson $(CJSON_DIR)
+
+$(B)/static/obj/cJSON.o: $(CJSON_DIR)/cJSON.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) -O2 -std=c89 -c $< -o $@
+
+STATIC_LIBS := -lev -lm
+
+.PHONY: static
+static: $(B)/static/conduit
+$(B)/static/conduit: $(call objs,$(B)/static,$(APPLET_SRCS) $(SRCS)) $(B)/static/obj/cJSON.o
+	@echo "  LD      $@ (static)"
+	@$(CC) $(CFLAGS) -static -o $@ $^ $(STATIC_LIBS)
+	@strip -o $@.stripped $@ && mv $@.stripped $@
+
+# --- tests -----------------------------------------------------------------
+UNIT_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
+
+$(B)/test/unit: $(call objs,$(B),$(UNIT_SRCS)) $(B)/libconduit.a
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(UNIT_LIBS)
+
+$(B)/asan/conduit: $(call objs,$(B)/asan,$(APPLET_SRCS) $(SRCS))
+	@echo "  LD      $@ (asan)"
+	@$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LIBS)
+
+$(B)/asan/test/unit: $(call objs,$(B)/asan,$(UNIT_SRCS) $(SRCS))
+	@mkdir -p $(@D)
+	@echo "  LD      $@ (asan)"
+	@$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LIBS) $(UNIT_LIBS)
+
+.PHONY: deps
+deps:
+	@scripts/install-deps
+
+.PHONY: test unit integ
+test: deps
+	@$(MAKE) --no-print-directory all static $(B)/test/unit
+	@test/run-tests $(B)/test/unit $(B)/conduit $(B)/static/conduit
+
+unit: $(B)/test/unit
+	@$(B)/test/unit
+
+integ: all static
+	@test/integ/run $(B)/conduit $(B)/static/conduit
+
+.PHONY: check-asan
+check-asan: deps
+	@$(MAKE) --no-print-directory static $(B)/asan/conduit $(B)/asan/test/unit
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	 test/run-tests $(B)/asan/test/unit $(B)/asan/conduit $(B)/static/conduit
+
+# --- fuzz: one libFuzzer binary per test/fuzz/<name>_fuzz.c ----------------
+FUZZ_TIME ?= 20
+$(B)/fuzz/bin/%: test/fuzz/%_fuzz.c $(call objs,$(B)/fuzz,$(SRCS))
+	@mkdir -p $(@D)
+	@echo "  FUZZ    $@"
+	@$(CLANG) $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+		-o $@ $^ $(LIBS)
+
+.PHONY: fuzz
+fuzz: deps $(addprefix $(B)/fuzz/bin/,$(FUZZ_NAMES))
+	@test/fuzz/run $(FUZZ_TIME) $(FUZZ_NAMES)
+
+# --- bench, demo ------------------------------------------------------------
+.PHONY: bench
+bench: deps
+	@$(MAKE) --no-print-directory all static
+	@bench/run $(B)/conduit $(B)/static/conduit
+
+.PHONY: demo
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@$(B)/conduit demo
+
+.PHONY: clean
+clean:
+	rm -rf $(B)
+
+.PHONY: help
+help:
+	@echo "conduit $(VERSION): targets"
+	@echo "  make            build build/conduit (dynamic, -O2 -g)"
+	@echo "  make static     build build/static/conduit (fully static, stripped)"
+	@echo "  make test       install missing deps, then unit and integration tests"
+	@echo "  make unit       unit tests only (CK_RUN_SUITE=name for one suite)"
+	@echo "  make integ      integration tests only (INTEG=NN-name for one)"
+	@echo "  make check-asan the same tests under AddressSanitizer and UBSan"
+	@echo "  make fuzz       every libFuzzer target for FUZZ_TIME seconds (20)"
+	@echo "  make bench      benchmark figures beside the peers'"
+	@echo "  make demo       the whole mesh and a sample app on this machine"
+	@echo "  make deps       install the Debian packages everything needs"
+	@echo "  make clean      remove build/"
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

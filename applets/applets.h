@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* applets.h - the applet table: one line per applet */
+#ifndef CONDUIT_APPLETS_H
+#define CONDUIT_APPLETS_H
+
+/*
+ * APPLET(ident, "name", "summary"): implemented by
+ *     int applet_<ident>(int argc, char **argv)
+ * in applets/<ident>.c; argv[0] is the applet's name.
+ * STUB(ident, "name", "summary"): registered but not built yet; it
+ * answers --help and otherwise says "not implemented yet" and exits 1.
+ *
+ * Adding an applet: write applets/<ident>.c and add (or turn a STUB
+ * into) one line here. Keep the list sorted by name: --list prints it
+ * in this order.
+ */
+#define APPLET_LIST(APPLET, STUB)                                              \
+	STUB(check, "check", "Check the mesh's installation and health")        \
+	STUB(controller, "controller", "Run the control plane components")     \
+	STUB(dashboard, "dashboard", "Open the mesh dashboard in a browser")   \
+	STUB(demo, "demo", "Run the whole mesh and a sample app on this machine") \
+	STUB(edges, "edges", "Show who talks to whom, and whether it is secured") \
+	STUB(get, "get", "List meshed resources")                              \
+	STUB(inject, "inject", "Add the proxy to Kubernetes manifests")        \
+	STUB(install, "install", "Print the control plane's Kubernetes manifests") \
+	STUB(proxy, "proxy", "Run the sidecar data plane proxy")               \
+	STUB(proxy_init, "proxy-init", "Install the traffic redirect rules in a pod's network namespace") \
+	STUB(stat, "stat", "Show success rate, request rate and latency")      \
+	STUB(tap, "tap", "Watch live requests")                                \
+	STUB(top, "top", "Show the busiest paths, live")                       \
+	STUB(uninject, "uninject", "Remove the proxy from Kubernetes manifests") \
+	APPLET(version, "version", "Print the client and server version information")
+
+#define APPLET_DECLARE(ident, name, summary) \
+	int applet_##ident(int argc, char **argv);
+#define APPLET_IGNORE(ident, name, summary)
+APPLET_LIST(APPLET_DECLARE, APPLET_IGNORE)
+#undef APPLET_DECLARE
+#undef APPLET_IGNORE
+
+#endif

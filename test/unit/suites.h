@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* suites.h - the unit suites: one line per test/unit/<module>_test.c */
+#ifndef CONDUIT_TEST_SUITES_H
+#define CONDUIT_TEST_SUITES_H
+
+#include <check.h>
+
+/* SUITE(module): test/unit/<module>_test.c defines Suite *module_suite(void) */
+#define SUITE_LIST(SUITE) \
+	SUITE(base)
+
+#define SUITE_DECLARE(m) Suite *m##_suite(void);
+SUITE_LIST(SUITE_DECLARE)
+#undef SUITE_DECLARE
+
+#endif
