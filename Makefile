@@ -20,7 +20,7 @@ VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || 
 
 CC ?= cc
 CLANG ?= clang
-B := build
+B ?= build
 GEN := $(B)/gen
 
 WARN := -Wall -Wextra -Werror -Wno-format-zero-length -Wno-missing-field-initializers -Wshadow \
