@@ -145,7 +145,7 @@ $(B)/fuzz/bin/%: test/fuzz/%_fuzz.c $(call objs,$(B)/fuzz,$(SRCS))
 
 .PHONY: fuzz
 fuzz: deps $(addprefix $(B)/fuzz/bin/,$(FUZZ_NAMES))
-	@test/fuzz/run $(FUZZ_TIME) $(FUZZ_NAMES)
+	@B=$(B) test/fuzz/run $(FUZZ_TIME) $(FUZZ_NAMES)
 
 # --- bench, demo ------------------------------------------------------------
 .PHONY: bench

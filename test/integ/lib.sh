@@ -1,0 +1,168 @@
+# SPDX-License-Identifier: Apache-2.0
+# lib.sh - helpers for integration tests. Source it from test/integ/NN-name.sh:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   check "version prints the client" "$CONDUIT" version --client
+#   finish
+#
+# Every check prints "ok - ..." or "not ok - ..."; finish prints
+# "# NN-name: N passed, N failed[, N skipped]" and exits non-zero on a
+# failure. Processes started with spawn are killed by PID at exit, even when
+# the test fails; cleanups registered with on_exit run in reverse order.
+# CONDUIT (the binary under test) and CONDUIT_STATIC come from the runner.
+
+set -u
+: "${CONDUIT:?CONDUIT must name the conduit binary under test}"
+CONDUIT_STATIC=${CONDUIT_STATIC:-}
+TEST_NAME=$(basename "$0" .sh)
+TMP=$(mktemp -d -t "conduit-$TEST_NAME.XXXXXX")
+PASS=0
+FAIL=0
+SKIP=0
+PIDS=()
+EXIT_HOOKS=()
+
+ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
+not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
+skip() { SKIP=$((SKIP + 1)); echo "ok - # SKIP $1: $2"; }
+
+# diag FILE...: show a file (indented) after a failure, bounded
+diag() {
+	local f
+	for f in "$@"; do
+		[ -f "$f" ] || continue
+		echo "#   --- $f"
+		head -c 4000 "$f" | sed 's/^/#   /'
+	done
+}
+
+# on_exit CMD...: run at exit (after killing spawned processes)
+on_exit() { EXIT_HOOKS+=("$*"); }
+
+_cleanup() {
+	local pid i
+	for pid in "${PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${PIDS[@]}"; do
+		for i in $(seq 1 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	for ((i = ${#EXIT_HOOKS[@]} - 1; i >= 0; i--)); do
+		eval "${EXIT_HOOKS[$i]}" || true
+	done
+	rm -rf "$TMP"
+}
+trap _cleanup EXIT
+trap 'exit 130' INT TERM
+
+# run CMD...: run with output in $TMP/out and $TMP/err, exit code in RC
+run() {
+	"$@" >"$TMP/out" 2>"$TMP/err" </dev/null
+	RC=$?
+	OUT=$(cat "$TMP/out")
+	ERR=$(cat "$TMP/err")
+}
+
+# check DESC CMD...: ok when CMD exits 0
+check() {
+	local desc=$1
+	shift
+	run "$@"
+	if [ "$RC" = 0 ]; then ok "$desc"; else
+		not_ok "$desc (exit $RC)"
+		diag "$TMP/out" "$TMP/err"
+	fi
+}
+
+# expect_exit CODE DESC CMD...: ok when CMD exits with CODE
+expect_exit() {
+	local code=$1 desc=$2
+	shift 2
+	run "$@"
+	if [ "$RC" = "$code" ]; then ok "$desc"; else
+		not_ok "$desc (exit $RC, want $code)"
+		diag "$TMP/out" "$TMP/err"
+	fi
+}
+
+# expect_match DESC TEXT REGEX: ok when TEXT matches the extended REGEX
+expect_match() {
+	if printf '%s\n' "$2" | grep -Eq -- "$3"; then ok "$1"; else
+		not_ok "$1 (no match for /$3/)"
+		printf '%s\n' "$2" | head -n 20 | sed 's/^/#   /'
+	fi
+}
+
+# expect_eq DESC GOT WANT
+expect_eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else
+		not_ok "$1"
+		echo "#   got:  $(printf '%q' "$2")"
+		echo "#   want: $(printf '%q' "$3")"
+	fi
+}
+
+# spawn NAME CMD...: start CMD in the background, output in $TMP/NAME.log;
+# sets SPAWNED to its PID and remembers it for cleanup
+spawn() {
+	local name=$1
+	shift
+	"$@" >"$TMP/$name.log" 2>&1 </dev/null &
+	SPAWNED=$!
+	PIDS+=("$SPAWNED")
+}
+
+# stop PID: TERM, wait up to 5 s, then KILL; returns the exit status
+stop() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null
+	for i in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
+# free_port: a TCP port nobody listens on now (the kernel picks it)
+free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_port HOST PORT [SECONDS]: wait until something accepts there
+wait_port() {
+	local host=$1 port=$2 secs=${3:-10} i
+	for i in $(seq 1 $((secs * 20))); do
+		if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds
+wait_until() {
+	local secs=$1 i
+	shift
+	for i in $(seq 1 $((secs * 10))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+finish() {
+	local extra=""
+	[ "$SKIP" -gt 0 ] && extra=", $SKIP skipped"
+	echo "# $TEST_NAME: $PASS passed, $FAIL failed$extra"
+	[ "$FAIL" = 0 ]
+	exit $?
+}
