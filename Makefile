@@ -57,6 +57,26 @@ $(eval $(call obj_rule,$(B)/fuzz,$(CLANG),$(FUZZ_FLAGS)))
 
 objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
+# --- embedded files: manifests/ and web/ compiled into the binary ----------
+EMBED_FILES := $(sort $(wildcard manifests/*.yml manifests/*.yaml web/*.html \
+	web/*.css web/*.js web/*.svg))
+GEN_SRCS := $(GEN)/embed_files.c
+SRCS += $(GEN_SRCS)
+
+$(B)/host/embed: scripts/embed.c
+	@mkdir -p $(@D)
+	@$(CC) -O1 -o $@ $<
+
+# the list is rewritten only when it changes, so a removed file regenerates
+$(GEN)/embed.list: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' $(EMBED_FILES) > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+$(GEN)/embed_files.c: $(B)/host/embed $(GEN)/embed.list $(EMBED_FILES)
+	@echo "  EMBED   $@"
+	@$(B)/host/embed $@ $(EMBED_FILES)
+
 .PHONY: all
 all: $(B)/conduit
 
