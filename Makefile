@@ -29,7 +29,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 $(WARN) -fno-strict-aliasing
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -I$(GEN)
 LDFLAGS ?=
-LIBS := -lev -lcjson -lm
+LIBS := -lev -lcjson -lmbedtls -lmbedx509 -lmbedcrypto -lm
 
 SRCS := $(wildcard src/*.c)
 APPLET_SRCS := $(wildcard applets/*.c)
@@ -107,7 +107,7 @@ $(B)/static/obj/cJSON.o: $(CJSON_DIR)/cJSON.c
 	@echo "  CC      $@"
 	@$(CC) -O2 -std=c89 -c $< -o $@
 
-STATIC_LIBS := -lev -lm
+STATIC_LIBS := -lev -lmbedtls -lmbedx509 -lmbedcrypto -lm
 
 .PHONY: static
 static: $(B)/static/conduit

@@ -7,7 +7,8 @@
 
 /* SUITE(module): test/unit/<module>_test.c defines Suite *module_suite(void) */
 #define SUITE_LIST(SUITE) \
-	SUITE(base)
+	SUITE(base)       \
+	SUITE(pki)
 
 #define SUITE_DECLARE(m) Suite *m##_suite(void);
 SUITE_LIST(SUITE_DECLARE)

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* pki.h - ECDSA P-256 keys and X.509 certificates (over mbedtls) */
+#ifndef CONDUIT_PKI_H
+#define CONDUIT_PKI_H
+
+#include <stdint.h>
+
+#include "conduit/base.h"
+#include "conduit/buf.h"
+
+/*
+ * What install needs (a trust anchor, an issuer, the injector's serving
+ * certificate) and identity will need (sign leaf certificates). Keys are
+ * ECDSA P-256, signatures SHA-256, as DESIGN.md §3 fixes for the mesh.
+ * mbedtls is included by pki.c only. Errors are written as one line into
+ * err ("what: why (mbedtls -0x....)").
+ */
+struct pki_key;
+struct pki_cert;
+
+/* pki_key_generate - a new P-256 key; caller frees with pki_key_free() */
+struct pki_key *pki_key_generate(char *err, size_t errlen);
+/* pki_key_parse - a PEM or DER private key (EC only); NULL + err on error */
+struct pki_key *pki_key_parse(const void *data, size_t len, char *err,
+			      size_t errlen);
+void pki_key_free(struct pki_key *k);
+/* pki_key_write_pem - append the key as "EC PRIVATE KEY" PEM. 0 or -errno */
+int pki_key_write_pem(struct pki_key *k, struct buf *out);
+
+/* pki_cert_parse - the first certificate of a PEM or DER blob */
+struct pki_cert *pki_cert_parse(const void *data, size_t len, char *err,
+				size_t errlen);
+void pki_cert_free(struct pki_cert *c);
+
+/* What to put in a new certificate. */
+struct pki_cert_spec {
+	const char *common_name;      /* subject CN */
+	const char *const *dns_names; /* subjectAltName DNS entries */
+	size_t n_dns_names;
+	int64_t not_before;	      /* Unix seconds */
+	int64_t not_after;	      /* Unix seconds */
+	bool is_ca;		      /* basicConstraints CA:TRUE, keyCertSign */
+	int max_path_len;	      /* for a CA; -1: no limit */
+	bool server_auth;	      /* extendedKeyUsage serverAuth */
+	bool client_auth;	      /* extendedKeyUsage clientAuth */
+};
+
+/*
+ * pki_cert_issue - sign a certificate for subject_key as spec says, by
+ * issuer/issuer_key, or self-signed when issuer is NULL (then issuer_key
+ * must be subject_key). Appends PEM to out (and DER to der, if not NULL).
+ * Returns 0, or -EINVAL (bad spec, issuer not a CA) / -EIO with err set.
+ */
+int pki_cert_issue(const struct pki_cert_spec *spec, struct pki_key *subject_key,
+		   const struct pki_cert *issuer, struct pki_key *issuer_key,
+		   struct buf *out, struct buf *der, char *err, size_t errlen);
+
+/* Facts about a parsed certificate. */
+struct pki_cert_info {
+	char subject[256];  /* "CN=..." */
+	char issuer[256];
+	int64_t not_before; /* Unix seconds */
+	int64_t not_after;
+	bool is_ca;
+	size_t n_dns_names;
+	char dns_name0[256]; /* the first DNS SAN, or "" */
+};
+
+int pki_cert_get_info(const struct pki_cert *c, struct pki_cert_info *info);
+
+/*
+ * pki_cert_verify - 0 when c chains to trust (a CA certificate) and is
+ * valid now; -EBADMSG with the reasons in err otherwise.
+ */
+int pki_cert_verify(const struct pki_cert *c, const struct pki_cert *trust,
+		    char *err, size_t errlen);
+
+/* pki_key_matches_cert - whether the key is the certificate's public key */
+bool pki_key_matches_cert(struct pki_key *k, const struct pki_cert *c);
+
+#endif
