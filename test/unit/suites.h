@@ -7,8 +7,10 @@
 
 /* SUITE(module): test/unit/<module>_test.c defines Suite *module_suite(void) */
 #define SUITE_LIST(SUITE) \
-	SUITE(base)       \
-	SUITE(pki)
+	SUITE(base)      \
+	SUITE(pki)       \
+	SUITE(tmpl)      \
+	SUITE(base64)
 
 #define SUITE_DECLARE(m) Suite *m##_suite(void);
 SUITE_LIST(SUITE_DECLARE)
