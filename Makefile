@@ -29,7 +29,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 $(WARN) -fno-strict-aliasing
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -I$(GEN)
 LDFLAGS ?=
-LIBS := -lev -lcjson -lmbedtls -lmbedx509 -lmbedcrypto -lm
+LIBS := -lev -lcjson -lprotobuf-c -lmbedtls -lmbedx509 -lmbedcrypto -lm
 
 SRCS := $(wildcard src/*.c)
 APPLET_SRCS := $(wildcard applets/*.c)
@@ -37,9 +37,23 @@ UNIT_SRCS := $(wildcard test/unit/*.c)
 FUZZ_SRCS := $(wildcard test/fuzz/*_fuzz.c)
 FUZZ_NAMES := $(patsubst test/fuzz/%_fuzz.c,%,$(FUZZ_SRCS))
 
+# --- gRPC messages: proto/*.proto -> protobuf-c at build time ---------------
+PROTOS := $(sort $(wildcard proto/*.proto proto/google/protobuf/*.proto))
+PROTO_C := $(patsubst proto/%.proto,$(GEN)/proto/%.pb-c.c,$(PROTOS))
+PROTO_H := $(PROTO_C:.c=.h)
+SRCS += $(PROTO_C)
+CPPFLAGS += -I$(GEN)/proto
+# generated, not intermediate: keep them for the compiler and for reading
+.SECONDARY: $(PROTO_C) $(PROTO_H)
+
+$(GEN)/proto/%.pb-c.c $(GEN)/proto/%.pb-c.h: proto/%.proto
+	@mkdir -p $(GEN)/proto
+	@echo "  PROTOC  $<"
+	@protoc-c -Iproto --c_out=$(GEN)/proto $<
+
 # --- variants: obj_rule(dir, cc, extra cflags) ------------------------------
 define obj_rule
-$(1)/obj/%.o: %.c $(GEN)/version_gen.h
+$(1)/obj/%.o: %.c $(GEN)/version_gen.h | $$(PROTO_H)
 	@mkdir -p $$(@D)
 	@echo "  CC      $$@"
 	@$(2) $$(CPPFLAGS) $$(CFLAGS) $(3) -MMD -MP -c $$< -o $$@
@@ -107,7 +121,7 @@ $(B)/static/obj/cJSON.o: $(CJSON_DIR)/cJSON.c
 	@echo "  CC      $@"
 	@$(CC) -O2 -std=c89 -c $< -o $@
 
-STATIC_LIBS := -lev -lmbedtls -lmbedx509 -lmbedcrypto -lm
+STATIC_LIBS := -lev -lprotobuf-c -lmbedtls -lmbedx509 -lmbedcrypto -lm
 
 .PHONY: static
 static: $(B)/static/conduit

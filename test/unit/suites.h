@@ -10,7 +10,8 @@
 	SUITE(base)      \
 	SUITE(pki)       \
 	SUITE(tmpl)      \
-	SUITE(base64)
+	SUITE(base64)    \
+	SUITE(proto)
 
 #define SUITE_DECLARE(m) Suite *m##_suite(void);
 SUITE_LIST(SUITE_DECLARE)
