@@ -62,7 +62,10 @@ void *arena_alloc(struct arena *a, size_t n)
 	size_t need = ALIGN_UP(n ? n : 1);
 	void *p;
 
-	if (need < n || (a->max && need > a->max - MIN(a->used, a->max)))
+	/* refuse sizes that wrap when rounded up or when a block header is
+	 * added: they would become a tiny block handed out as a huge one */
+	if (need < n || need > SIZE_MAX - BLOCK_HDR ||
+	    (a->max && need > a->max - MIN(a->used, a->max)))
 		return NULL;
 	if (!b || b->size - b->used < need) {
 		size_t size = MAX(a->block_size, need);

@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define C(j) ((cJSON *)(j))
@@ -23,6 +24,34 @@ static void locate(const char *text, const char *at, size_t *line,
 			(*col)++;
 		}
 	}
+}
+
+/*
+ * error_at - where parsing text failed. cJSON clamps an error at the end
+ * of its input to the last byte, so "[1," (truncated) and "[1,]" (bad)
+ * would both point at the last byte. Parsed again with a NUL appended,
+ * a truncated text fails on the NUL, one past its last byte.
+ */
+static const char *error_at(const char *text, size_t len)
+{
+	const char *end = NULL;
+	char *copy = malloc(len + 1);
+	cJSON *c;
+
+	if (!copy)
+		return text + len;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	c = cJSON_ParseWithLengthOpts(copy, len + 1, &end, false);
+	if (c) { /* not expected: the NUL cannot complete a value */
+		cJSON_Delete(c);
+		end = NULL;
+	}
+	if (!end || end < copy || end > copy + len)
+		end = copy + len;
+	text += end - copy;
+	free(copy);
+	return text;
 }
 
 struct json *json_parse(const char *text, size_t len, char *err,
@@ -45,8 +74,7 @@ struct json *json_parse(const char *text, size_t len, char *err,
 	}
 	c = cJSON_ParseWithLengthOpts(text, len, &end, false);
 	if (!c) {
-		if (!end || end < text || end > text + len)
-			end = text + len;
+		end = error_at(text, len);
 		locate(text, end, &line, &col);
 		snprintf(err, errlen, "line %zu, column %zu: %s", line, col,
 			 end == text + len ? "unexpected end of input" :

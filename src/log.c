@@ -67,9 +67,34 @@ static bool is_plain(const char *s)
 	return true;
 }
 
+/* escape - c as it appears inside a quoted value; returns its length */
+static size_t escape(unsigned char c, char esc[5])
+{
+	if (c == '"' || c == '\\') {
+		esc[0] = '\\';
+		esc[1] = (char)c;
+		return 2;
+	}
+	if (c == '\n') {
+		memcpy(esc, "\\n", 2);
+		return 2;
+	}
+	if (c == '\t') {
+		memcpy(esc, "\\t", 2);
+		return 2;
+	}
+	if (c < ' ' || c == 0x7f) {
+		snprintf(esc, 5, "\\x%02x", c);
+		return 4;
+	}
+	esc[0] = (char)c;
+	return 1;
+}
+
 const char *log_quote(char *buf, size_t size, const char *s)
 {
-	size_t n = 0;
+	size_t n = 0, need = 3; /* two quotes and the terminator */
+	char esc[5];
 
 	if (size < 8) {
 		if (size)
@@ -81,31 +106,15 @@ const char *log_quote(char *buf, size_t size, const char *s)
 			memcpy(buf + size - 4, "...", 4);
 		return buf;
 	}
+	for (const char *p = s; *p; p++)
+		need += escape((unsigned char)*p, esc);
 	buf[n++] = '"';
 	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		char esc[5];
-		size_t len;
+		size_t len = escape((unsigned char)*s, esc);
 
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			len = 2;
-		} else if (c == '\n') {
-			memcpy(esc, "\\n", 2);
-			len = 2;
-		} else if (c == '\t') {
-			memcpy(esc, "\\t", 2);
-			len = 2;
-		} else if (c < ' ' || c == 0x7f) {
-			snprintf(esc, sizeof(esc), "\\x%02x", c);
-			len = 4;
-		} else {
-			esc[0] = (char)c;
-			len = 1;
-		}
-		/* keep room for '..."' and the terminator */
-		if (n + len + 5 > size) {
+		/* when it does not all fit, keep room for '..."' and the
+		 * terminator */
+		if (need > size && n + len + 5 > size) {
 			memcpy(buf + n, "...", 3);
 			n += 3;
 			break;
@@ -136,8 +145,11 @@ void log_write(enum log_level level, const char *msg, const char *kv, ...)
 	if (component)
 		n += (size_t)snprintf(line + n, sizeof(line) - n,
 				      " component=%s", component);
-	n += (size_t)snprintf(line + n, sizeof(line) - n, " msg=%s",
-			      log_quote(q, sizeof(q), msg));
+	/* msg is always quoted (msg="listening"), even when it is a plain
+	 * token, so the field reads the same on every line */
+	log_quote(q, sizeof(q), msg);
+	n += (size_t)snprintf(line + n, sizeof(line) - n,
+			      q[0] == '"' ? " msg=%s" : " msg=\"%s\"", q);
 	if (kv && *kv && n < sizeof(line) - 2) {
 		va_list ap;
 

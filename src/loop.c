@@ -100,6 +100,13 @@ void loop_reaper_init(struct loop_reaper *rp, struct ev_loop *loop)
 	rp->loop = loop;
 	rp->head = NULL;
 	ev_check_init(&rp->check, on_check);
+	/*
+	 * Check watchers are queued after each poll together with that
+	 * iteration's events. At the lowest priority the reaper runs after
+	 * every other callback of the iteration, so what they defer is freed
+	 * before the loop blocks again, not after the next event wakes it.
+	 */
+	ev_set_priority(&rp->check, EV_MINPRI);
 	ev_check_start(loop, &rp->check);
 	ev_unref(loop);
 }

@@ -98,7 +98,8 @@ int sock_addr_parse(const char *s, struct sock_addr *out, char *err,
 		return fail(err, errlen, "missing port (want HOST:PORT)");
 	errno = 0;
 	port = strtol(port_s, &end, 10);
-	if (*end || port_s[0] == '-' || port_s[0] == '+' || errno)
+	/* digits only: strtol alone would take " 80", "+80" and "-1" */
+	if (*end || port_s[0] < '0' || port_s[0] > '9' || errno)
 		return fail(err, errlen, "port is not a number");
 	if (port < 0 || port > 65535)
 		return fail(err, errlen, "port out of range 0-65535");
@@ -118,14 +119,28 @@ char *sock_addr_format_ip(const struct sock_addr *a, char *buf, size_t size)
 				  (const void *)&a->u.in4.sin_addr;
 
 	if ((a->u.sa.sa_family != AF_INET && a->u.sa.sa_family != AF_INET6) ||
-	    !inet_ntop(a->u.sa.sa_family, src, buf, (socklen_t)size))
+	    !inet_ntop(a->u.sa.sa_family, src, buf, (socklen_t)size)) {
 		snprintf(buf, size, "?");
+		return buf;
+	}
+	/* the zone is part of the address: fe80::1%eth0 and fe80::1%eth1
+	 * are different peers, and sock_ip_parse() reads it back */
+	if (a->u.sa.sa_family == AF_INET6 && a->u.in6.sin6_scope_id) {
+		char name[IF_NAMESIZE];
+		size_t n = strlen(buf);
+
+		if (if_indextoname(a->u.in6.sin6_scope_id, name))
+			snprintf(buf + n, size - n, "%%%s", name);
+		else
+			snprintf(buf + n, size - n, "%%%u",
+				 (unsigned)a->u.in6.sin6_scope_id);
+	}
 	return buf;
 }
 
 char *sock_addr_format(const struct sock_addr *a, char *buf, size_t size)
 {
-	char ip[INET6_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN + IF_NAMESIZE];
 
 	sock_addr_format_ip(a, ip, sizeof(ip));
 	if (a->u.sa.sa_family == AF_INET6)

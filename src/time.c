@@ -65,10 +65,13 @@ int time_parse_duration(const char *s, int64_t *out)
 		__int128 v;
 
 		while (*s >= '0' && *s <= '9') {
-			whole = whole * 10 + (uint64_t)(*s++ - '0');
-			digits = true;
-			if (whole > (uint64_t)INT64_MAX)
+			uint64_t d = (uint64_t)(*s++ - '0');
+
+			/* check before multiplying: whole * 10 can wrap */
+			if (whole > ((uint64_t)INT64_MAX - d) / 10)
 				return -ERANGE;
+			whole = whole * 10 + d;
+			digits = true;
 		}
 		if (*s == '.') {
 			s++;

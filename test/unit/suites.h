@@ -11,7 +11,16 @@
 	SUITE(pki)       \
 	SUITE(tmpl)      \
 	SUITE(base64)    \
-	SUITE(proto)
+	SUITE(proto)     \
+	SUITE(log)       \
+	SUITE(buf)       \
+	SUITE(pool)      \
+	SUITE(arena)     \
+	SUITE(time)      \
+	SUITE(sock)      \
+	SUITE(loop)      \
+	SUITE(flag)      \
+	SUITE(json)
 
 #define SUITE_DECLARE(m) Suite *m##_suite(void);
 SUITE_LIST(SUITE_DECLARE)
