@@ -24,7 +24,7 @@
 	STUB(inject, "inject", "Add the proxy to Kubernetes manifests")        \
 	STUB(install, "install", "Print the control plane's Kubernetes manifests") \
 	STUB(proxy, "proxy", "Run the sidecar data plane proxy")               \
-	STUB(proxy_init, "proxy-init", "Install the traffic redirect rules in a pod's network namespace") \
+	APPLET(proxy_init, "proxy-init", "Install the traffic redirect rules in a pod's network namespace") \
 	STUB(stat, "stat", "Show success rate, request rate and latency")      \
 	STUB(tap, "tap", "Watch live requests")                                \
 	STUB(top, "top", "Show the busiest paths, live")                       \

@@ -20,7 +20,10 @@
 	SUITE(sock)      \
 	SUITE(loop)      \
 	SUITE(flag)      \
-	SUITE(json)
+	SUITE(json)      \
+	SUITE(netlist)   \
+	SUITE(nft)       \
+	SUITE(redirect)
 
 #define SUITE_DECLARE(m) Suite *m##_suite(void);
 SUITE_LIST(SUITE_DECLARE)
