@@ -18,6 +18,11 @@ VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || 
 	  echo "v$(BASE_VERSION)-g$$h$$(git diff --quiet HEAD -- 2>/dev/null || echo -dirty)"; } || \
 	echo "v$(BASE_VERSION)")
 
+# the image `make image` builds, and the one install and inject put in
+# manifests by default: localhost/ names a local archive (ctr images import,
+# podman load), never someone's registry
+IMAGE_REPO ?= localhost/conduit
+
 CC ?= cc
 CLANG ?= clang
 B ?= build
@@ -29,7 +34,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 $(WARN) -fno-strict-aliasing
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -I$(GEN)
 LDFLAGS ?=
-LIBS := -lev -lcjson -lprotobuf-c -lmbedtls -lmbedx509 -lmbedcrypto -lm
+LIBS := -lev -lcjson -lprotobuf-c -lmbedtls -lmbedx509 -lmbedcrypto -lyaml -lm
 
 SRCS := $(wildcard src/*.c)
 APPLET_SRCS := $(wildcard applets/*.c)
@@ -99,7 +104,8 @@ all: $(B)/conduit
 .PHONY: FORCE
 $(GEN)/version_gen.h: FORCE
 	@mkdir -p $(@D)
-	@printf '#define CONDUIT_VERSION "%s"\n' '$(VERSION)' > $@.tmp
+	@printf '#define CONDUIT_VERSION "%s"\n#define CONDUIT_IMAGE_REPO "%s"\n' \
+		'$(VERSION)' '$(IMAGE_REPO)' > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
 $(B)/libconduit.a: $(call objs,$(B),$(SRCS))
@@ -121,7 +127,7 @@ $(B)/static/obj/cJSON.o: $(CJSON_DIR)/cJSON.c
 	@echo "  CC      $@"
 	@$(CC) -O2 -std=c89 -c $< -o $@
 
-STATIC_LIBS := -lev -lprotobuf-c -lmbedtls -lmbedx509 -lmbedcrypto -lm
+STATIC_LIBS := -lev -lprotobuf-c -lmbedtls -lmbedx509 -lmbedcrypto -lyaml -lm
 
 .PHONY: static
 static: $(B)/static/conduit

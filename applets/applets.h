@@ -21,14 +21,14 @@
 	STUB(demo, "demo", "Run the whole mesh and a sample app on this machine") \
 	STUB(edges, "edges", "Show who talks to whom, and whether it is secured") \
 	STUB(get, "get", "List meshed resources")                              \
-	STUB(inject, "inject", "Add the proxy to Kubernetes manifests")        \
-	STUB(install, "install", "Print the control plane's Kubernetes manifests") \
+	APPLET(inject, "inject", "Add the proxy to Kubernetes manifests")        \
+	APPLET(install, "install", "Print the control plane's Kubernetes manifests") \
 	STUB(proxy, "proxy", "Run the sidecar data plane proxy")               \
 	APPLET(proxy_init, "proxy-init", "Install the traffic redirect rules in a pod's network namespace") \
 	STUB(stat, "stat", "Show success rate, request rate and latency")      \
 	STUB(tap, "tap", "Watch live requests")                                \
 	STUB(top, "top", "Show the busiest paths, live")                       \
-	STUB(uninject, "uninject", "Remove the proxy from Kubernetes manifests") \
+	APPLET(uninject, "uninject", "Remove the proxy from Kubernetes manifests") \
 	APPLET(version, "version", "Print the client and server version information")
 
 #define APPLET_DECLARE(ident, name, summary) \

@@ -9,3 +9,13 @@ const char *version_string(void)
 {
 	return CONDUIT_VERSION;
 }
+
+const char *version_image(void)
+{
+	return CONDUIT_IMAGE_REPO ":" CONDUIT_VERSION;
+}
+
+const char *version_image_repo(void)
+{
+	return CONDUIT_IMAGE_REPO;
+}

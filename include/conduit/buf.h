@@ -32,7 +32,8 @@ void buf_clear(struct buf *b);
 
 static inline unsigned char *buf_head(const struct buf *b)
 {
-	return b->data + b->off;
+	/* NULL + 0 is undefined behaviour: an unused buffer has no head */
+	return b->data ? b->data + b->off : NULL;
 }
 
 static inline size_t buf_len(const struct buf *b)

@@ -9,4 +9,14 @@
  */
 const char *version_string(void);
 
+/*
+ * version_image - the image install and inject use by default,
+ * "<repo>:<version>" with the repo the build was made with (IMAGE_REPO,
+ * default localhost/conduit: the archive `make image` writes). Static.
+ */
+const char *version_image(void);
+
+/* version_image_repo - that repo alone ("localhost/conduit") */
+const char *version_image_repo(void);
+
 #endif

@@ -34,11 +34,13 @@ for a in $applets; do
 done
 
 # Applets whose issue has not landed say so and exit 1 (the only stubs).
+# Only those are run bare: a real applet run without arguments does real
+# work (proxy-init would program this host's nf_tables, proxy would serve).
 for a in $applets; do
+	"$CONDUIT" "$a" --help 2>/dev/null | grep -q "^Not implemented yet" || continue
 	run "$CONDUIT" "$a"
-	if grep -q "not implemented yet" "$TMP/err"; then
-		expect_eq "$a (not built yet) exits 1" "$RC" 1
-	fi
+	expect_eq "$a (not built yet) exits 1" "$RC" 1
+	expect_eq "$a (not built yet) says so" "$ERR" "conduit $a: not implemented yet"
 done
 
 run "$CONDUIT"

@@ -23,7 +23,9 @@
 	SUITE(json)      \
 	SUITE(netlist)   \
 	SUITE(nft)       \
-	SUITE(redirect)
+	SUITE(redirect)  \
+	SUITE(yaml)      \
+	SUITE(inject)
 
 #define SUITE_DECLARE(m) Suite *m##_suite(void);
 SUITE_LIST(SUITE_DECLARE)
