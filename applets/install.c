@@ -20,8 +20,9 @@
 int applet_install(int argc, char **argv)
 {
 	struct install_config c;
-	const char *output = "yaml";
+	const char *output = "yaml", *registry = NULL;
 	bool classic = false;
+	char repo[300];
 	enum manifest_format fmt;
 	struct yml_stream docs;
 	struct buf out;
@@ -32,8 +33,10 @@ int applet_install(int argc, char **argv)
 	const struct flag flags[] = {
 		{ FLAG_STRING, 'n', "conduit-namespace", &c.namespace_, "NS",
 		  "Namespace of the control plane" },
+		{ FLAG_STRING, 0, "registry", &registry, "REGISTRY",
+		  "Registry of the conduit image: REGISTRY/conduit:VERSION" },
 		{ FLAG_STRING, 0, "image-repo", &c.image_repo, "REPO",
-		  "Repository of the conduit image (the image is REPO:VERSION)" },
+		  "The whole repository of the conduit image: REPO:VERSION" },
 		{ FLAG_STRING, 0, "version", &c.version, "VERSION",
 		  "Tag of the conduit image" },
 		{ FLAG_STRING, 0, "image-pull-policy", &c.image_pull_policy, "POLICY",
@@ -80,12 +83,20 @@ int applet_install(int argc, char **argv)
 	if (r)
 		return flag_exit_code(r);
 	c.native_sidecar = !classic;
+	if (registry) {
+		snprintf(repo, sizeof(repo), "%s/conduit", registry);
+		c.image_repo = repo;
+	}
 	if (manifest_parse_format(output, &fmt))
 		return flag_usage_error(&cmd, "invalid value \"%s\" for flag -o: want yaml or json",
 					output);
 	yml_stream_init(&docs);
 	buf_init(&out, 0);
 	r = install_render(&c, &docs, err, sizeof(err));
+	if (r && registry && str_has_prefix(err, "--image-repo"))
+		snprintf(err, sizeof(err), "--registry: \"%.200s\" is not a registry "
+					   "(host[:port][/path], lower case, no scheme)",
+			 registry);
 	if (r) {
 		fprintf(stderr, "conduit install: %s\n", err);
 		rc = r == -EINVAL && str_has_prefix(err, "--") ? 2 : 1;

@@ -167,6 +167,10 @@ refused() {
 }
 refused "a bad namespace" 2 '--conduit-namespace: "Bad_NS" is not a valid namespace' -n Bad_NS
 refused "a bad image repository" 2 "--image-repo" --image-repo "http://x/"
+refused "a bad registry" 2 '--registry: "Bad Registry" is not a registry' --registry "Bad Registry"
+refused "a tag in the repository" 2 "--image-repo" --image-repo "example.org/conduit:v1"
+run "$CONDUIT" install --registry registry.example.org:5000/mesh
+expect_match "--registry names the image" "$OUT" "image: registry.example.org:5000/mesh/conduit:$version"
 refused "a bad version" 2 "--version" --version "v1 beta"
 refused "zero replicas" 2 "--controller-replicas" --controller-replicas 0
 refused "an issuer without its key" 2 "go together" --identity-issuer-certificate-file "$TMP/issuer.crt"
