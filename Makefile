@@ -34,7 +34,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 $(WARN) -fno-strict-aliasing
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -I$(GEN)
 LDFLAGS ?=
-LIBS := -lev -lcjson -lprotobuf-c -lmbedtls -lmbedx509 -lmbedcrypto -lyaml -lm
+LIBS := -lev -lcjson -lprotobuf-c -lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lyaml -lm
 
 SRCS := $(wildcard src/*.c)
 APPLET_SRCS := $(wildcard applets/*.c)
@@ -48,8 +48,9 @@ PROTO_C := $(patsubst proto/%.proto,$(GEN)/proto/%.pb-c.c,$(PROTOS))
 PROTO_H := $(PROTO_C:.c=.h)
 SRCS += $(PROTO_C)
 CPPFLAGS += -I$(GEN)/proto
-# generated, not intermediate: keep them for the compiler and for reading
-.SECONDARY: $(PROTO_C) $(PROTO_H)
+# nothing built is intermediate: keep generated sources for the compiler
+# and for reading, and the fuzz objects between fuzz builds
+.SECONDARY:
 
 $(GEN)/proto/%.pb-c.c $(GEN)/proto/%.pb-c.h: proto/%.proto
 	@mkdir -p $(GEN)/proto
@@ -127,7 +128,7 @@ $(B)/static/obj/cJSON.o: $(CJSON_DIR)/cJSON.c
 	@echo "  CC      $@"
 	@$(CC) -O2 -std=c89 -c $< -o $@
 
-STATIC_LIBS := -lev -lprotobuf-c -lmbedtls -lmbedx509 -lmbedcrypto -lyaml -lm
+STATIC_LIBS := -lev -lprotobuf-c -lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lyaml -lm
 
 .PHONY: static
 static: $(B)/static/conduit

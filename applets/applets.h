@@ -23,7 +23,7 @@
 	STUB(get, "get", "List meshed resources")                              \
 	APPLET(inject, "inject", "Add the proxy to Kubernetes manifests")        \
 	APPLET(install, "install", "Print the control plane's Kubernetes manifests") \
-	STUB(proxy, "proxy", "Run the sidecar data plane proxy")               \
+	APPLET(proxy, "proxy", "Run the sidecar data plane proxy")               \
 	APPLET(proxy_init, "proxy-init", "Install the traffic redirect rules in a pod's network namespace") \
 	STUB(stat, "stat", "Show success rate, request rate and latency")      \
 	STUB(tap, "tap", "Watch live requests")                                \

@@ -25,7 +25,11 @@
 	SUITE(nft)       \
 	SUITE(redirect)  \
 	SUITE(yaml)      \
-	SUITE(inject)
+	SUITE(inject)    \
+	SUITE(metrics)   \
+	SUITE(http1)     \
+	SUITE(proxy_detect)\
+	SUITE(proxy_config)
 
 #define SUITE_DECLARE(m) Suite *m##_suite(void);
 SUITE_LIST(SUITE_DECLARE)

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* proxy.h - the sidecar proxy: listeners, accepted connections, protocol handlers */
+#ifndef CONDUIT_PROXY_H
+#define CONDUIT_PROXY_H
+
+#include <ev.h>
+#include <string.h>
+
+#include "conduit/base.h"
+#include "conduit/buf.h"
+#include "conduit/log.h"
+#include "conduit/loop.h"
+#include "conduit/pool.h"
+#include "conduit/proxy_config.h"
+#include "conduit/proxy_detect.h"
+#include "conduit/proxy_metrics.h"
+#include "conduit/sock.h"
+
+/*
+ * A connection's life:
+ *
+ *   accept ──> route ──> DETECTING ──> handler ──> CLOSED ──> reaped
+ *     │          │           │
+ *     │          │           └─ first bytes decide the protocol (or the
+ *     │          │              detect timeout, EOF or a full buffer:
+ *     │          │              opaque); detection-disabled ports skip it
+ *     │          └─ target: --inbound-forward, else SO_ORIGINAL_DST
+ *     │             (inbound: 127.0.0.1:<port>); none, or one of our own
+ *     │             listeners: closed, counted in tcp_refused_total
+ *     └─ past --max-connections: closed at once, counted
+ *
+ * The accepted connection (struct proxy_conn) carries what every protocol
+ * needs: the client socket, the direction, the target, its metrics, and
+ * the bytes read while detecting. Detection hands it to the handler of the
+ * protocol it found (struct proxy_handler): the handler's start() takes
+ * the socket and those bytes (to send first, or to parse first) and owns
+ * the connection until it calls proxy_conn_close().
+ *
+ * Today every protocol is relayed as opaque TCP (proxy_tcp.h); the HTTP/1
+ * and HTTP/2 handlers replace the entries of proxy_handler_for().
+ */
+
+#define PROXY_DETECT_BUF (8u << 10) /* bytes read before calling it opaque */
+
+struct proxy;
+struct proxy_conn;
+
+/*
+ * A protocol handler. Each callback gets the connection; the handler's
+ * own state hangs off c->ctx (allocated in start(), from its own pool).
+ */
+struct proxy_handler {
+	const char *name;
+	/*
+	 * start - take over c: serve c->fd, beginning with the bytes in
+	 * c->prefix (already read from the client; the handler may steal
+	 * the buffer). Returns 0, or a negative errno: c is then closed.
+	 */
+	int (*start)(struct proxy_conn *c);
+	/*
+	 * drain - the proxy is shutting down: finish in-flight work and
+	 * close when idle (HTTP/2 sends GOAWAY). May be NULL (TCP: a
+	 * relayed stream has no request boundary to stop at).
+	 */
+	void (*drain)(struct proxy_conn *c);
+	/*
+	 * stop - close everything the handler opened (watchers, upstream
+	 * sockets) now, updating its metrics. Called once, from
+	 * proxy_conn_close(); the client socket is closed after it.
+	 */
+	void (*stop)(struct proxy_conn *c);
+	/* release - free c->ctx; runs from the reaper, after the iteration */
+	void (*release)(struct proxy_conn *c);
+};
+
+enum proxy_conn_state {
+	PROXY_CONN_DETECTING, /* reading the first bytes */
+	PROXY_CONN_HANDLED,   /* a handler owns it */
+	PROXY_CONN_CLOSED,    /* closed, waiting for the reaper */
+};
+
+struct proxy_conn {
+	struct proxy *px;
+	struct proxy_conn *prev, *next; /* px->conns */
+	struct loop_reap reap;
+	enum proxy_conn_state state;
+	enum proxy_dir dir;
+	enum proxy_proto proto;	/* what detection found */
+	bool detect_skipped;	/* a detection-disabled port */
+	bool detect_timed_out;
+	int fd;			/* the accepted socket; -1 once closed */
+	struct sock_addr peer;	/* the client */
+	struct sock_addr target; /* where the connection goes */
+	struct proxy_target_metrics *metrics; /* borrowed from px->metrics */
+	int64_t accepted_ns;	/* time_mono_ns() at accept */
+	/* detection */
+	ev_io io;
+	ev_timer timer;
+	struct buf prefix;	/* bytes read while detecting */
+	/* the handler */
+	const struct proxy_handler *handler;
+	void *ctx;
+};
+
+/* Which way a listener's connections go, or that it is a service port. */
+enum proxy_listener_role {
+	PROXY_LISTEN_INBOUND,
+	PROXY_LISTEN_OUTBOUND,
+	PROXY_LISTEN_ADMIN,
+	PROXY_LISTEN_CONTROL,
+};
+
+struct proxy_listener {
+	struct proxy *px;
+	ev_io io;
+	int fd;
+	enum proxy_listener_role role;
+	struct sock_addr addr;	/* as bound */
+};
+
+#define PROXY_MAX_LISTENERS (4 * PROXY_MAX_ADDRS)
+#define PROXY_MAX_LOCAL_IPS 32
+#define PROXY_PIPE_CACHE 64
+
+/* A cache of empty pipes for splice(2), so a connection costs no pipe2(). */
+struct proxy_pipes {
+	int fds[PROXY_PIPE_CACHE][2];
+	size_t n;
+};
+
+struct proxy_admin;
+struct linger_conn;
+
+struct proxy {
+	struct ev_loop *loop;
+	const struct proxy_config *cfg; /* borrowed */
+	struct loop_signals signals;
+	struct loop_reaper reaper;
+	struct proxy_metrics *metrics;
+	struct proxy_admin *admin;
+	struct proxy_listener listeners[PROXY_MAX_LISTENERS];
+	size_t nlisteners;
+	ev_timer accept_pause;	/* out of fds: retry accepting later */
+	/* this host's addresses, for loop protection */
+	struct sock_addr local_ips[PROXY_MAX_LOCAL_IPS];
+	size_t nlocal_ips;
+	/* proxied connections: a bounded pool, and a list for shutdown */
+	struct pool conn_pool;
+	struct proxy_conn *conns;
+	size_t nconns;
+	/* handler state: opaque TCP relays and their pipes */
+	struct pool tcp_pool;
+	struct proxy_pipes pipes;
+	/* linger-closes of control connections */
+	struct pool linger_pool;
+	struct linger_conn *lingers;
+	ev_tstamp last_refuse_log;	/* rate limit of "too many" lines */
+	bool signals_on;
+	/* lifecycle */
+	bool ready;		/* listeners up, not draining */
+	bool draining;		/* a stop was asked for */
+	ev_timer grace;		/* the drain's deadline */
+	char *env_json;		/* /env.json, rendered once */
+};
+
+/*
+ * proxy_new - build the proxy for cfg (borrowed: must outlive it) on
+ * loop: metrics, pools, admin server. Listeners open in proxy_start().
+ * Free with proxy_free().
+ */
+struct proxy *proxy_new(const struct proxy_config *cfg, struct ev_loop *loop);
+void proxy_free(struct proxy *px);
+
+/*
+ * proxy_start - bind every listener and start accepting; install the
+ * SIGTERM/SIGINT drain. Returns 0, or a negative errno after logging
+ * which address failed.
+ */
+int proxy_start(struct proxy *px);
+
+/*
+ * proxy_run - run the loop until the drain ends (every connection done,
+ * or the grace period over) or a second signal. Returns the exit code: 0.
+ */
+int proxy_run(struct proxy *px);
+
+/*
+ * proxy_shutdown - begin the graceful stop (SIGTERM, POST /shutdown):
+ * close the proxy listeners, report not ready, drain connections for up
+ * to cfg->shutdown_grace, then break the loop. Idempotent.
+ */
+void proxy_shutdown(struct proxy *px);
+
+/*
+ * proxy_conn_close - end c: the handler's stop(), then the client socket,
+ * metrics and the connection count; c is freed after this loop
+ * iteration. Safe from any callback of c; idempotent.
+ */
+void proxy_conn_close(struct proxy_conn *c);
+
+/*
+ * proxy_conn_abort - like proxy_conn_close, but the client gets a TCP
+ * reset (SO_LINGER 0) instead of a FIN: used when the upstream reset, so
+ * the client sees what happened.
+ */
+void proxy_conn_abort(struct proxy_conn *c);
+
+/* proxy_errstr - strerror(err) as a logfmt value ("Connection refused"
+ * quoted), in buf; returns buf */
+static inline const char *proxy_errstr(int err, char *buf, size_t size)
+{
+	return log_quote(buf, size, strerror(err));
+}
+
+/* proxy_handler_for - the handler that serves proto */
+const struct proxy_handler *proxy_handler_for(enum proxy_proto proto);
+
+/* proxy_connect_timeout - the connect timeout for c's direction, ns */
+int64_t proxy_connect_timeout(const struct proxy_conn *c);
+
+/*
+ * proxy_pipe_get / proxy_pipe_put - an empty non-blocking pipe pair from
+ * the cache (or pipe2()); give back only empty pipes (else close them).
+ * get returns 0 or a negative errno (-EMFILE: relay without splice).
+ */
+int proxy_pipe_get(struct proxy *px, int fds[2]);
+void proxy_pipe_put(struct proxy *px, int fds[2]);
+
+#endif

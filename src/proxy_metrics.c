@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* proxy_metrics.c - the proxy's metric families and its per-target series */
+#include "conduit/proxy_metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* the tcp_* labels before the workload ones */
+enum { L_DIRECTION, L_PEER, L_TLS, L_TARGET, L_TCP };
+#define MAX_WORKLOAD 3
+
+struct entry {
+	struct entry *next;
+	enum proxy_dir dir;
+	struct sock_addr target;
+	struct proxy_target_metrics m;
+};
+
+struct proxy_metrics {
+	struct metrics_registry *reg;
+	struct metrics_family *open_total, *close_total, *open_conns;
+	struct metrics_family *read_bytes, *write_bytes, *refused;
+	/* workload labels: names borrowed (static or cfg's), values copied */
+	const char *work_names[MAX_WORKLOAD];
+	char *work_values[MAX_WORKLOAD];
+	size_t nwork;
+	/* the target cache: chained hash, grown at load 1 */
+	struct entry **table;
+	size_t nbuckets, n;
+	/* past the cap every target shares these, never written out */
+	struct proxy_target_metrics overflow;
+	struct metrics_series sink[2][5];
+	struct metrics_series *refused_series[2][PROXY_REFUSE_NREASONS];
+};
+
+static const char *const reason_names[] = {
+	[PROXY_REFUSE_MAX_CONNECTIONS] = "max_connections",
+	[PROXY_REFUSE_NO_DESTINATION] = "no_destination",
+	[PROXY_REFUSE_LOOP] = "loop",
+};
+
+static struct metrics_family *family(struct proxy_metrics *pm,
+				     enum metrics_type type, const char *name,
+				     const char *help, const char *const *first,
+				     size_t nfirst)
+{
+	const char *names[METRICS_MAX_LABELS];
+	struct metrics_family *f;
+	size_t n = 0;
+
+	for (size_t i = 0; i < nfirst; i++)
+		names[n++] = first[i];
+	for (size_t i = 0; i < pm->nwork; i++)
+		names[n++] = pm->work_names[i];
+	f = metrics_family_new(pm->reg, type, name, help, names, n, NULL, 0);
+	BUG_ON(!f); /* fixed names, checked labels */
+	return f;
+}
+
+static void add_work(struct proxy_metrics *pm, const char *name,
+		     const char *value)
+{
+	if (!value || !*value)
+		return;
+	pm->work_names[pm->nwork] = name;
+	pm->work_values[pm->nwork] = xstrdup(value);
+	pm->nwork++;
+}
+
+struct proxy_metrics *proxy_metrics_new(const struct proxy_config *cfg)
+{
+	static const char *const tcp_labels[] = { "direction", "peer", "tls",
+						  "target_addr" };
+	static const char *const refused_labels[] = { "direction", "reason" };
+	struct proxy_metrics *pm = xcalloc(1, sizeof(*pm));
+
+	pm->reg = metrics_registry_new();
+	BUG_ON(metrics_register_process(pm->reg));
+	add_work(pm, "namespace", cfg->pod_namespace);
+	add_work(pm, "pod", cfg->pod_name);
+	if (cfg->workload_label[0])
+		add_work(pm, cfg->workload_label, cfg->workload_name);
+
+	pm->open_total = family(pm, METRICS_COUNTER, "tcp_open_total",
+				"Total count of opened connections.",
+				tcp_labels, L_TCP);
+	pm->close_total = family(pm, METRICS_COUNTER, "tcp_close_total",
+				 "Total count of closed connections.",
+				 tcp_labels, L_TCP);
+	pm->open_conns = family(pm, METRICS_GAUGE, "tcp_open_connections",
+				"Number of currently-open connections.",
+				tcp_labels, L_TCP);
+	pm->read_bytes = family(pm, METRICS_COUNTER, "tcp_read_bytes_total",
+				"Total count of bytes read from peers.",
+				tcp_labels, L_TCP);
+	pm->write_bytes = family(pm, METRICS_COUNTER, "tcp_write_bytes_total",
+				 "Total count of bytes written to peers.",
+				 tcp_labels, L_TCP);
+	pm->refused = family(pm, METRICS_COUNTER, "tcp_refused_total",
+			     "Total count of accepted connections closed at "
+			     "once, by reason.",
+			     refused_labels, ARRAY_SIZE(refused_labels));
+
+	pm->nbuckets = 64;
+	pm->table = xcalloc(pm->nbuckets, sizeof(struct entry *));
+	for (size_t i = 0; i < 2; i++) {
+		struct proxy_tcp_series *s = i ? &pm->overflow.dst :
+						 &pm->overflow.src;
+
+		s->open_total = &pm->sink[i][0];
+		s->close_total = &pm->sink[i][1];
+		s->open_conns = &pm->sink[i][2];
+		s->read_bytes = &pm->sink[i][3];
+		s->write_bytes = &pm->sink[i][4];
+	}
+	return pm;
+}
+
+void proxy_metrics_free(struct proxy_metrics *pm)
+{
+	if (!pm)
+		return;
+	for (size_t i = 0; i < pm->nbuckets; i++) {
+		struct entry *e = pm->table[i], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			free(e);
+		}
+	}
+	free(pm->table);
+	for (size_t i = 0; i < pm->nwork; i++)
+		free(pm->work_values[i]);
+	metrics_registry_free(pm->reg);
+	free(pm);
+}
+
+struct metrics_registry *proxy_metrics_registry(struct proxy_metrics *pm)
+{
+	return pm->reg;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= c[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static uint64_t hash(enum proxy_dir dir, const struct sock_addr *a)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	int port = sock_addr_port(a);
+
+	h = fnv(h, &dir, sizeof(dir));
+	h = fnv(h, &port, sizeof(port));
+	if (a->u.sa.sa_family == AF_INET6)
+		return fnv(h, &a->u.in6.sin6_addr, 16);
+	return fnv(h, &a->u.in4.sin_addr, 4);
+}
+
+static void grow(struct proxy_metrics *pm)
+{
+	size_t n = pm->nbuckets * 2;
+	struct entry **t = xcalloc(n, sizeof(*t));
+
+	for (size_t i = 0; i < pm->nbuckets; i++) {
+		struct entry *e = pm->table[i], *next;
+
+		for (; e; e = next) {
+			size_t b = hash(e->dir, &e->target) & (n - 1);
+
+			next = e->next;
+			e->next = t[b];
+			t[b] = e;
+		}
+	}
+	free(pm->table);
+	pm->table = t;
+	pm->nbuckets = n;
+}
+
+static void peer_series(struct proxy_metrics *pm, struct proxy_tcp_series *s,
+			const char *const *values)
+{
+	s->open_total = metrics_series_get(pm->open_total, values);
+	s->close_total = metrics_series_get(pm->close_total, values);
+	s->open_conns = metrics_series_get(pm->open_conns, values);
+	s->read_bytes = metrics_series_get(pm->read_bytes, values);
+	s->write_bytes = metrics_series_get(pm->write_bytes, values);
+}
+
+struct proxy_target_metrics *proxy_metrics_target(struct proxy_metrics *pm,
+						  enum proxy_dir dir,
+						  const struct sock_addr *target)
+{
+	const char *values[METRICS_MAX_LABELS];
+	char addr[SOCK_ADDR_STRLEN];
+	struct entry *e;
+	size_t b = hash(dir, target) & (pm->nbuckets - 1);
+
+	for (e = pm->table[b]; e; e = e->next)
+		if (e->dir == dir && sock_addr_equal(&e->target, target))
+			return &e->m;
+	/* two series per target in each family */
+	if (pm->n * 2 + 2 > METRICS_DEFAULT_MAX_SERIES)
+		return &pm->overflow;
+
+	e = xcalloc(1, sizeof(*e));
+	e->dir = dir;
+	e->target = *target;
+	values[L_DIRECTION] = proxy_dir_name(dir);
+	values[L_TLS] = "disabled";
+	values[L_TARGET] = sock_addr_format(target, addr, sizeof(addr));
+	for (size_t i = 0; i < pm->nwork; i++)
+		values[L_TCP + i] = pm->work_values[i];
+	values[L_PEER] = "src";
+	peer_series(pm, &e->m.src, values);
+	values[L_PEER] = "dst";
+	peer_series(pm, &e->m.dst, values);
+
+	e->next = pm->table[b];
+	pm->table[b] = e;
+	if (++pm->n > pm->nbuckets)
+		grow(pm);
+	return &e->m;
+}
+
+void proxy_metrics_refused(struct proxy_metrics *pm, enum proxy_dir dir,
+			   enum proxy_refuse_reason why)
+{
+	struct metrics_series **s = &pm->refused_series[dir][why];
+
+	/* created on first use: a proxy that never refuses shows none */
+	if (!*s) {
+		const char *values[METRICS_MAX_LABELS];
+
+		values[0] = proxy_dir_name(dir);
+		values[1] = reason_names[why];
+		for (size_t i = 0; i < pm->nwork; i++)
+			values[2 + i] = pm->work_values[i];
+		*s = metrics_series_get(pm->refused, values);
+	}
+	metrics_counter_inc(*s);
+}
