@@ -221,7 +221,7 @@ else
 	spawn ns_dst ip netns exec "$NS" $TOOLS echo 18081
 	# the defaults: 0.0.0.0:4143, 127.0.0.1:4140, 0.0.0.0:4191, 0.0.0.0:4190
 	spawn T ip netns exec "$NS" setpriv --reuid 2102 --regid 2102 \
-		--clear-groups "$CONDUIT" proxy --log debug
+		--clear-groups "$(conduit_any_user)" proxy --log debug
 	T_PID=$SPAWNED
 	wait_until 10 inns curl -sf http://127.0.0.1:4191/ready
 	for p in 18080 18081; do

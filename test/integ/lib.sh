@@ -16,6 +16,8 @@ set -u
 CONDUIT_STATIC=${CONDUIT_STATIC:-}
 TEST_NAME=$(basename "$0" .sh)
 TMP=$(mktemp -d -t "conduit-$TEST_NAME.XXXXXX")
+# other users (the proxy's UID 2102) must reach what tests put here
+chmod 755 "$TMP"
 PASS=0
 FAIL=0
 SKIP=0
@@ -158,6 +160,14 @@ wait_until() {
 }
 
 is_root() { [ "$(id -u)" = 0 ]; }
+
+# conduit_any_user: a copy of the binary under test that any user can run
+# (the checkout may sit in a directory only root can enter, as a CI clone
+# under a mktemp -d does): for processes started as the proxy's UID
+conduit_any_user() {
+	[ -x "$TMP/conduit-any-user" ] || install -m 755 "$CONDUIT" "$TMP/conduit-any-user"
+	echo "$TMP/conduit-any-user"
+}
 
 finish() {
 	local extra=""
