@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conduit/log.h"
+#include "conduit/manifest.h"
 #include "conduit/netlist.h"
 
 #define PROXY_NAME "conduit-proxy"
@@ -65,21 +66,6 @@ void inject_config_defaults(struct inject_config *c, const char *version,
 	c->native_sidecar = true;
 }
 
-/* a DNS-1123 label: what a namespace name must be */
-static bool dns_label(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!n || n > 63 || !isalnum((unsigned char)s[0]) ||
-	    !isalnum((unsigned char)s[n - 1]))
-		return false;
-	for (; *s; s++)
-		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) ||
-		      *s == '-'))
-			return false;
-	return true;
-}
-
 /* an image reference: registry/path:tag or @digest, no blanks or quotes */
 static bool image_ref(const char *s)
 {
@@ -135,8 +121,6 @@ int inject_config_check(const struct inject_config *c, char *err,
 			size_t errlen)
 {
 	static const char *const policies[] = { "Always", "IfNotPresent", "Never" };
-	static const char *const levels[] = { "error", "warn", "info", "debug",
-					      "trace" };
 	const struct {
 		const char *flag;
 		long long v;
@@ -154,6 +138,7 @@ int inject_config_check(const struct inject_config *c, char *err,
 		{ "--proxy-memory-request", c->memory_request },
 		{ "--proxy-memory-limit", c->memory_limit },
 	};
+	enum log_level level;
 	bool ok = false;
 
 	if (!image_ref(c->proxy_image)) {
@@ -173,15 +158,12 @@ int inject_config_check(const struct inject_config *c, char *err,
 				      "IfNotPresent or Never", c->image_pull_policy);
 		return -EINVAL;
 	}
-	ok = false;
-	for (size_t i = 0; i < ARRAY_SIZE(levels); i++)
-		ok |= strcmp(c->proxy_log_level, levels[i]) == 0;
-	if (!ok) {
+	if (log_level_parse(c->proxy_log_level, &level)) {
 		snprintf(err, errlen, "--proxy-log-level: \"%s\" is not one of error, "
 				      "warn, info, debug, trace", c->proxy_log_level);
 		return -EINVAL;
 	}
-	if (!dns_label(c->control_plane_ns)) {
+	if (!manifest_dns_label(c->control_plane_ns)) {
 		snprintf(err, errlen, "--conduit-namespace: \"%s\" is not a valid "
 				      "namespace name (a DNS-1123 label)",
 			 c->control_plane_ns);
@@ -260,7 +242,8 @@ static void put_str(struct build *b, struct yml_node *map, const char *key,
 	put(b, map, key, yml_new_str(s));
 }
 
-static void push(struct build *b, struct yml_node *seq, struct yml_node *v)
+static void seq_insert(struct build *b, struct yml_node *seq, size_t pos,
+		       struct yml_node *v)
 {
 	if (b->err || !v) {
 		yml_free(v);
@@ -268,7 +251,12 @@ static void push(struct build *b, struct yml_node *seq, struct yml_node *v)
 			b->err = -ENOMEM;
 		return;
 	}
-	b->err = yml_push(seq, v);
+	b->err = yml_seq_insert(seq, pos, v);
+}
+
+static void push(struct build *b, struct yml_node *seq, struct yml_node *v)
+{
+	seq_insert(b, seq, yml_count(seq), v);
 }
 
 static const char *str_at(const struct yml_node *n, const char *path)
@@ -664,18 +652,6 @@ static struct yml_node *init_container(struct build *b, const struct workload *w
 	}
 	put_str(b, ct, "terminationMessagePolicy", "FallbackToLogsOnError");
 	return ct;
-}
-
-static void seq_insert(struct build *b, struct yml_node *seq, size_t pos,
-		       struct yml_node *v)
-{
-	if (b->err || !v) {
-		yml_free(v);
-		if (!b->err)
-			b->err = -ENOMEM;
-		return;
-	}
-	b->err = yml_seq_insert(seq, pos, v);
 }
 
 static int inject_template(struct yml_node *tmpl, const struct workload *w)

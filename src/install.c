@@ -14,6 +14,8 @@
 #include "conduit/base64.h"
 #include "conduit/embed.h"
 #include "conduit/inject.h"
+#include "conduit/log.h"
+#include "conduit/manifest.h"
 #include "conduit/pki.h"
 #include "conduit/tmpl.h"
 #include "conduit/version.h"
@@ -38,20 +40,6 @@ void install_config_defaults(struct install_config *c, const char *version)
 }
 
 /* --- validation ------------------------------------------------------------ */
-
-static bool dns_label(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!n || n > 63 || !isalnum((unsigned char)s[0]) ||
-	    !isalnum((unsigned char)s[n - 1]))
-		return false;
-	for (; *s; s++)
-		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) &&
-		    *s != '-')
-			return false;
-	return true;
-}
 
 /* an image repository: host[:port]/path, lower case, no scheme, no tag */
 static bool repo_ok(const char *s)
@@ -85,11 +73,9 @@ static bool tag_ok(const char *s)
 
 static int check(const struct install_config *c, char *err, size_t errlen)
 {
-	static const char *const levels[] = { "error", "warn", "info", "debug",
-					      "trace" };
-	bool ok = false;
+	enum log_level level;
 
-	if (!dns_label(c->namespace_)) {
+	if (!manifest_dns_label(c->namespace_)) {
 		snprintf(err, errlen, "--conduit-namespace: \"%s\" is not a valid "
 				      "namespace name (lower case letters, digits and '-', "
 				      "at most 63)", c->namespace_);
@@ -111,9 +97,7 @@ static int check(const struct install_config *c, char *err, size_t errlen)
 			 c->controller_replicas);
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(levels); i++)
-		ok |= strcmp(c->log_level, levels[i]) == 0;
-	if (!ok) {
+	if (log_level_parse(c->log_level, &level)) {
 		snprintf(err, errlen, "--log-level: \"%s\" is not one of error, warn, "
 				      "info, debug, trace", c->log_level);
 		return -EINVAL;

@@ -2,6 +2,7 @@
 /* manifest.c - read Kubernetes manifests from files, dirs, stdin; write them */
 #include "conduit/manifest.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -231,4 +232,17 @@ int manifest_flush(const struct buf *b)
 		left -= (size_t)n;
 	}
 	return 0;
+}
+
+bool manifest_dns_label(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > 63 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (; *s; s++)
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) &&
+		    *s != '-')
+			return false;
+	return true;
 }

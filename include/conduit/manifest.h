@@ -38,6 +38,12 @@ int manifest_write(const struct yml_stream *s, enum manifest_format f,
 		   struct buf *out, char *err, size_t errlen);
 
 /*
+ * manifest_dns_label - whether s is a DNS-1123 label (a namespace's name):
+ * 1-63 of [a-z0-9-], starting and ending with a letter or digit
+ */
+bool manifest_dns_label(const char *s);
+
+/*
  * manifest_flush - write all of b to stdout; 0, or -errno (e.g. EPIPE)
  */
 int manifest_flush(const struct buf *b);
