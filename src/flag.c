@@ -128,13 +128,37 @@ static const struct flag *find_short(const struct flag *flags, char c)
 	return NULL;
 }
 
-static int parse_env(const struct flag_cmd *cmd)
+/* given_on_command_line - whether argv sets f (before any "--") */
+static bool given_on_command_line(const struct flag *f, int argc, char **argv)
+{
+	size_t n = strlen(f->long_name);
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0)
+			break;
+		if (a[0] != '-')
+			continue;
+		if (a[1] == '-' ? strncmp(a + 2, f->long_name, n) == 0 &&
+					  (a[2 + n] == '\0' || a[2 + n] == '=') :
+				  f->short_name && a[1] == f->short_name)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * parse_env - the environment variables of the flags argv does not set: a
+ * bad value in a variable the command line overrides is not an error.
+ */
+static int parse_env(const struct flag_cmd *cmd, int argc, char **argv)
 {
 	for (const struct flag *f = cmd->flags; f && f->type != FLAG_END; f++) {
 		const char *v;
 		char where[160];
 
-		if (!f->env)
+		if (!f->env || given_on_command_line(f, argc, argv))
 			continue;
 		v = getenv(f->env);
 		if (!v || !*v)
@@ -154,7 +178,15 @@ int flag_parse(const struct flag_cmd *cmd, int *argcp, char ***argvp)
 	static const struct flag none[] = { { FLAG_END } };
 	const struct flag *flags = cmd->flags ? cmd->flags : none;
 
-	if (parse_env(cmd))
+	/* --help first, so the usage shows the defaults, not values that the
+	 * environment or earlier flags set */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			flag_usage(cmd, stdout);
+			return FLAG_HELP;
+		}
+	}
+	if (parse_env(cmd, argc, argv))
 		return -EINVAL;
 	for (int i = 1; i < argc; i++) {
 		char *a = argv[i], where[160];

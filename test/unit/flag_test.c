@@ -370,6 +370,33 @@ START_TEST(test_flag_over_env)
 }
 END_TEST
 
+START_TEST(test_bad_env_overridden_by_flag)
+{
+	/* the command line wins: its variable is not even read */
+	setenv("TEST_PORT", "abc", 1);
+	setenv("TEST_VERBOSE", "maybe", 1);
+	ck_assert_int_eq(RUN("--port=81", "-v"), FLAG_OK);
+	ck_assert_int_eq(port, 81);
+	ck_assert(verbose);
+	ck_assert_int_eq(RUN("-p", "82", "--verbose"), FLAG_OK);
+	ck_assert_int_eq(port, 82);
+}
+END_TEST
+
+START_TEST(test_help_shows_defaults)
+{
+	/* neither the environment nor earlier flags change the defaults that
+	 * --help prints */
+	setenv("TEST_PORT", "9090", 1);
+	ck_assert_int_eq(RUN("--port", "80", "--help"), FLAG_HELP);
+	ck_assert_ptr_nonnull(strstr(out_text, "(default 4143)"));
+	ck_assert_ptr_null(strstr(out_text, "9090"));
+	ck_assert_ptr_null(strstr(out_text, "(default 80)"));
+	/* after "--", -h is an argument */
+	ck_assert_int_eq(RUN("--", "-h"), FLAG_OK);
+}
+END_TEST
+
 START_TEST(test_env_errors)
 {
 	setenv("TEST_PORT", "abc", 1);
@@ -695,6 +722,8 @@ Suite *flag_suite(void)
 	tcase_add_test(tc, test_env_fallback);
 	tcase_add_test(tc, test_env_empty_ignored);
 	tcase_add_test(tc, test_flag_over_env);
+	tcase_add_test(tc, test_bad_env_overridden_by_flag);
+	tcase_add_test(tc, test_help_shows_defaults);
 	tcase_add_test(tc, test_env_errors);
 	suite_add_tcase(s, tc);
 
