@@ -135,4 +135,21 @@ expect_match "web's proxy, read through the apiserver, counts the inbound connec
 run kc get --raw "/api/v1/namespaces/$NS/pods/$web:4191/proxy/ready"
 expect_eq "web's proxy /ready through the apiserver" "$OUT" "ready"
 
+# --- uninject, applied, takes the proxy out of the pods ---------------------
+"$CONDUIT" uninject "$TMP/web.injected" >"$TMP/web.uninjected" 2>/dev/null
+run kc apply -n "$NS" -f "$TMP/web.uninjected"
+expect_eq "the uninjected Deployment applies" "$RC" 0
+run kubectl rollout status -n "$NS" deploy/web --timeout=120s
+expect_eq "the uninjected Deployment rolls out" "$RC" 0
+# containers: "<init containers>|<containers>" of the running web pods
+# that are not being deleted
+containers() {
+	kc get pods -n "$NS" -l app=web --field-selector=status.phase=Running \
+		-o jsonpath='{range .items[*]}{.metadata.deletionTimestamp}|{.spec.initContainers[*].name}|{.spec.containers[*].name}{"\n"}{end}' |
+		grep -v '^[^|]' | cut -d'|' -f2-
+}
+# the injected pod may still be terminating: wait until one pod is left
+wait_until 60 sh -c "[ \"\$(kubectl get pods -n $NS -l app=web -o name | wc -l)\" = 1 ]"
+expect_eq "the web pod is back to the app container alone" "$(containers)" "|web"
+
 finish
