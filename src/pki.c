@@ -186,77 +186,59 @@ static void x509_time(int64_t t, char out[15])
 	strftime(out, 15, "%Y%m%d%H%M%S", &tm);
 }
 
+/* ADD - run one mbedtls_asn1_write_* step, adding its length to len */
+#define ADD(expr)                          \
+	do {                               \
+		int r_ = (expr);           \
+		if (r_ < 0)                \
+			return r_;         \
+		len += (size_t)r_;         \
+	} while (0)
+
+/* seal - put "SEQUENCE <len>" in front of the len bytes at *p */
+static int seal(unsigned char **p, unsigned char *buf, size_t len,
+		unsigned char **start)
+{
+	size_t body = len;
+
+	ADD(mbedtls_asn1_write_len(p, buf, body));
+	ADD(mbedtls_asn1_write_tag(p, buf,
+				   MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE));
+	*start = *p;
+	return (int)len;
+}
+
 /* write SEQUENCE { [2] IA5String ... } backwards into buf; <0 on error */
 static int write_san(unsigned char *buf, size_t size, unsigned char **start,
 		     const char *const *names, size_t n)
 {
 	unsigned char *p = buf + size;
 	size_t len = 0;
-	int r;
 
-	for (size_t i = n; i-- > 0;) {
-		size_t l = strlen(names[i]);
-
-		r = mbedtls_asn1_write_raw_buffer(&p, buf,
-						  (const unsigned char *)names[i], l);
-		if (r < 0)
-			return r;
-		len += (size_t)r;
-		r = mbedtls_asn1_write_len(&p, buf, l);
-		if (r < 0)
-			return r;
-		len += (size_t)r;
-		r = mbedtls_asn1_write_tag(&p, buf,
-					   MBEDTLS_ASN1_CONTEXT_SPECIFIC |
-						   MBEDTLS_X509_SAN_DNS_NAME);
-		if (r < 0)
-			return r;
-		len += (size_t)r;
-	}
-	r = mbedtls_asn1_write_len(&p, buf, len);
-	if (r < 0)
-		return r;
-	len += (size_t)r;
-	r = mbedtls_asn1_write_tag(&p, buf,
-				   MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE);
-	if (r < 0)
-		return r;
-	*start = p;
-	return (int)(len + (size_t)r);
+	for (size_t i = n; i-- > 0;)
+		ADD(mbedtls_asn1_write_tagged_string(
+			&p, buf, MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_X509_SAN_DNS_NAME,
+			names[i], strlen(names[i])));
+	return seal(&p, buf, len, start);
 }
 
+/* write SEQUENCE { OID ... } of the extended key usages; <0 on error */
 static int write_eku(unsigned char *buf, size_t size, unsigned char **start,
 		     bool server, bool client)
 {
 	unsigned char *p = buf + size;
 	size_t len = 0;
-	int r;
 
-	if (client) {
-		r = mbedtls_asn1_write_oid(&p, buf, MBEDTLS_OID_CLIENT_AUTH,
-					   MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH));
-		if (r < 0)
-			return r;
-		len += (size_t)r;
-	}
-	if (server) {
-		r = mbedtls_asn1_write_oid(&p, buf, MBEDTLS_OID_SERVER_AUTH,
-					   MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH));
-		if (r < 0)
-			return r;
-		len += (size_t)r;
-	}
-	r = mbedtls_asn1_write_len(&p, buf, len);
-	if (r < 0)
-		return r;
-	len += (size_t)r;
-	r = mbedtls_asn1_write_tag(&p, buf,
-				   MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE);
-	if (r < 0)
-		return r;
-	*start = p;
-	return (int)(len + (size_t)r);
+	if (client)
+		ADD(mbedtls_asn1_write_oid(&p, buf, MBEDTLS_OID_CLIENT_AUTH,
+					   MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH)));
+	if (server)
+		ADD(mbedtls_asn1_write_oid(&p, buf, MBEDTLS_OID_SERVER_AUTH,
+					   MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH)));
+	return seal(&p, buf, len, start);
 }
+
+#undef ADD
 
 int pki_cert_issue(const struct pki_cert_spec *spec, struct pki_key *subject_key,
 		   const struct pki_cert *issuer, struct pki_key *issuer_key,
