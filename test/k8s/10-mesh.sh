@@ -135,6 +135,18 @@ expect_match "web's proxy, read through the apiserver, counts the inbound connec
 run kc get --raw "/api/v1/namespaces/$NS/pods/$web:4191/proxy/ready"
 expect_eq "web's proxy /ready through the apiserver" "$OUT" "ready"
 
+# --- the classic sidecar, for clusters before native sidecars --------------
+sed -e 's/name: web$/name: web-classic/' -e 's/app: web}/app: web-classic}/' \
+	"$TMP/web.yml" >"$TMP/web-classic.yml"
+"$CONDUIT" inject "${img[@]}" --native-sidecar=false "$TMP/web-classic.yml" \
+	>"$TMP/web-classic.injected" 2>/dev/null
+run kc apply -n "$NS" -f "$TMP/web-classic.injected"
+kwait 120 "--native-sidecar=false: the Deployment becomes Available" deploy/web-classic \
+	--for=condition=Available
+expect_eq "--native-sidecar=false: the proxy is a ready container beside the app" \
+	"$(kc get pods -n "$NS" -l app=web-classic -o jsonpath='{range .items[0].status.containerStatuses[*]}{.name}={.ready} {end}')" \
+	"conduit-proxy=true web-classic=true "
+
 # --- uninject, applied, takes the proxy out of the pods ---------------------
 "$CONDUIT" uninject "$TMP/web.injected" >"$TMP/web.uninjected" 2>/dev/null
 run kc apply -n "$NS" -f "$TMP/web.uninjected"
