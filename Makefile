@@ -35,7 +35,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 $(WARN) -fno-strict-aliasing
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -I$(GEN)
 LDFLAGS ?=
-LIBS := -lev -lcjson -lprotobuf-c -lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lyaml -lm
+LIBS := -lev -lnghttp2 -lcjson -lprotobuf-c -lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lyaml -lm
 
 SRCS := $(wildcard src/*.c)
 APPLET_SRCS := $(wildcard applets/*.c)
@@ -129,7 +129,7 @@ $(B)/static/obj/cJSON.o: $(CJSON_DIR)/cJSON.c
 	@echo "  CC      $@"
 	@$(CC) -O2 -std=c89 -c $< -o $@
 
-STATIC_LIBS := -lev -lprotobuf-c -lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lyaml -lm
+STATIC_LIBS := -lev -lnghttp2 -lprotobuf-c -lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lyaml -lm
 
 .PHONY: static
 static: $(B)/static/conduit
@@ -166,6 +166,20 @@ $(B)/test/unit: $(call objs,$(B),$(UNIT_SRCS)) $(B)/libconduit.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(UNIT_LIBS)
 
+# test peers: programs only tests run, beside real clients and servers
+# (build/test/grpc-peer: our gRPC server and client, for 35-grpc.sh)
+$(GEN)/peers/%.pb-c.c $(GEN)/peers/%.pb-c.h: test/peers/%.proto
+	@mkdir -p $(GEN)/peers
+	@echo "  PROTOC  $<"
+	@protoc-c -Itest/peers --c_out=$(GEN)/peers $<
+
+$(B)/test/grpc-peer: test/peers/grpc_peer.c $(GEN)/peers/echo.pb-c.c \
+		$(GEN)/peers/echo.pb-c.h $(B)/libconduit.a
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(CPPFLAGS) -I$(GEN)/peers $(CFLAGS) -o $@ test/peers/grpc_peer.c \
+		$(GEN)/peers/echo.pb-c.c $(B)/libconduit.a $(LIBS)
+
 $(B)/asan/conduit: $(call objs,$(B)/asan,$(APPLET_SRCS) $(SRCS))
 	@echo "  LD      $@ (asan)"
 	@$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LIBS)
@@ -181,13 +195,13 @@ deps:
 
 .PHONY: test unit integ test-k8s
 test: deps
-	@$(MAKE) --no-print-directory all static image $(B)/test/unit
+	@$(MAKE) --no-print-directory all static image $(B)/test/unit $(B)/test/grpc-peer
 	@test/run-tests $(B)/test/unit $(B)/conduit $(B)/static/conduit $(IMAGE)
 
 unit: $(B)/test/unit
 	@$(B)/test/unit
 
-integ: all static
+integ: all static $(B)/test/grpc-peer
 	@test/integ/run $(B)/conduit $(B)/static/conduit
 
 # the one-node Kubernetes suite (root; K8S=NN-name for one test)

@@ -29,7 +29,9 @@
 	SUITE(metrics)   \
 	SUITE(http1)     \
 	SUITE(proxy_detect)\
-	SUITE(proxy_config)
+	SUITE(proxy_config)\
+	SUITE(h2)        \
+	SUITE(grpc)
 
 #define SUITE_DECLARE(m) Suite *m##_suite(void);
 SUITE_LIST(SUITE_DECLARE)
