@@ -99,6 +99,7 @@ $(GEN)/embed_files.c: $(B)/host/embed $(GEN)/embed.list $(EMBED_FILES)
 	@$(B)/host/embed $@ $(EMBED_FILES)
 
 .PHONY: all
+.DEFAULT_GOAL := all
 all: $(B)/conduit
 
 # The version header is rewritten only when the version changes, so a new

@@ -13,6 +13,7 @@
 
 #include "conduit/log.h"
 #include "conduit/proxy_admin.h"
+#include "conduit/proxy_http1.h"
 #include "conduit/proxy_tcp.h"
 #include "conduit/time.h"
 
@@ -34,12 +35,10 @@ static const char *const role_names[] = {
 
 const struct proxy_handler *proxy_handler_for(enum proxy_proto proto)
 {
-	/*
-	 * Phase 1 relays everything as opaque TCP; the detected protocol is
-	 * recorded in c->proto. HTTP/1 and HTTP/2 handlers plug in here.
-	 */
+	/* HTTP/2 is relayed as opaque TCP until its handler plugs in here */
 	switch (proto) {
 	case PROXY_PROTO_HTTP1:
+		return &proxy_http1_handler;
 	case PROXY_PROTO_HTTP2:
 	case PROXY_PROTO_OPAQUE:
 	case PROXY_PROTO_UNKNOWN:

@@ -45,6 +45,8 @@ void proxy_config_init(struct proxy_config *cfg)
 	cfg->outbound_connect_timeout = 1 * NSEC_PER_SEC;
 	cfg->detect_timeout = 10 * NSEC_PER_SEC;
 	cfg->tcp_idle_timeout = 0;
+	cfg->http_response_timeout = 10 * NSEC_PER_SEC;
+	cfg->http_header_timeout = 10 * NSEC_PER_SEC;
 	/* under Kubernetes' default terminationGracePeriodSeconds (30 s), so
 	 * the proxy ends the drain itself, exits 0 and is not SIGKILLed */
 	cfg->shutdown_grace = 25 * NSEC_PER_SEC;
@@ -370,6 +372,17 @@ int proxy_config_parse(struct proxy_config *cfg, int *argc, char ***argv)
 		  "DURATION",
 		  "Close a relayed connection idle for DURATION (0: never)",
 		  "CONDUIT_PROXY_TCP_IDLE_TIMEOUT" },
+		{ FLAG_DURATION, 0, "http-response-timeout",
+		  &cfg->http_response_timeout, "DURATION",
+		  "HTTP/1: answer 504 when an upstream sends no response "
+		  "headers within DURATION of the request's end (0: never)",
+		  "CONDUIT_PROXY_HTTP_RESPONSE_TIMEOUT" },
+		{ FLAG_DURATION, 0, "http-header-timeout",
+		  &cfg->http_header_timeout, "DURATION",
+		  "HTTP/1: close a client connection that takes longer than "
+		  "DURATION to send a request's head, or idles that long "
+		  "between requests (0: never)",
+		  "CONDUIT_PROXY_HTTP_HEADER_TIMEOUT" },
 		{ FLAG_DURATION, 0, "shutdown-grace", &cfg->shutdown_grace,
 		  "DURATION",
 		  "On SIGTERM, let open connections finish for up to DURATION",
@@ -483,6 +496,10 @@ char *proxy_config_json(const struct proxy_config *cfg)
 		     cfg->outbound_connect_timeout);
 	set_duration(o, "CONDUIT_PROXY_DETECT_TIMEOUT", cfg->detect_timeout);
 	set_duration(o, "CONDUIT_PROXY_TCP_IDLE_TIMEOUT", cfg->tcp_idle_timeout);
+	set_duration(o, "CONDUIT_PROXY_HTTP_RESPONSE_TIMEOUT",
+		     cfg->http_response_timeout);
+	set_duration(o, "CONDUIT_PROXY_HTTP_HEADER_TIMEOUT",
+		     cfg->http_header_timeout);
 	set_duration(o, "CONDUIT_PROXY_SHUTDOWN_GRACE", cfg->shutdown_grace);
 	set_duration(o, "CONDUIT_PROXY_ADMIN_REQUEST_TIMEOUT",
 		     cfg->admin_request_timeout);

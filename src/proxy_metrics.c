@@ -2,6 +2,7 @@
 /* proxy_metrics.c - the proxy's metric families and its per-target series */
 #include "conduit/proxy_metrics.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,8 +17,22 @@ struct entry {
 	struct proxy_target_metrics m;
 };
 
+struct http_entry {
+	struct http_entry *next;
+	enum proxy_dir dir;
+	struct sock_addr target;
+	uint64_t hash;
+	struct proxy_http_metrics m;
+};
+
+#define MAX_HTTP_ENTRIES 5000
+
 struct proxy_metrics {
 	struct metrics_registry *reg;
+	struct metrics_family *requests, *responses, *latency;
+	/* the HTTP cache: chained hash on (dir, target, authority) */
+	struct http_entry **htable;
+	size_t hbuckets, hn;
 	struct metrics_family *open_total, *close_total, *open_conns;
 	struct metrics_family *read_bytes, *write_bytes, *refused;
 	/* workload labels: names borrowed (static or cfg's), values copied */
@@ -101,6 +116,30 @@ struct proxy_metrics *proxy_metrics_new(const struct proxy_config *cfg)
 			     "once, by reason.",
 			     refused_labels, ARRAY_SIZE(refused_labels));
 
+	{
+		static const char *const http_labels[] = {
+			"direction", "authority", "tls", "target_addr",
+			"classification", "status_code"
+		};
+		static const char *const lat_labels[] = {
+			"direction", "authority", "tls", "target_addr",
+			"status_code"
+		};
+
+		pm->requests = family(pm, METRICS_COUNTER, "request_total",
+				      "Total count of HTTP requests.",
+				      http_labels, 4);
+		pm->responses = family(pm, METRICS_COUNTER, "response_total",
+				       "Total count of HTTP responses.",
+				       http_labels, ARRAY_SIZE(http_labels));
+		pm->latency = family(pm, METRICS_HISTOGRAM,
+				     "response_latency_ms",
+				     "Elapsed times between a request's "
+				     "start and its response's headers.",
+				     lat_labels, ARRAY_SIZE(lat_labels));
+		pm->hbuckets = 64;
+		pm->htable = xcalloc(pm->hbuckets, sizeof(struct http_entry *));
+	}
 	pm->nbuckets = 64;
 	pm->table = xcalloc(pm->nbuckets, sizeof(struct entry *));
 	for (size_t i = 0; i < 2; i++) {
@@ -129,6 +168,16 @@ void proxy_metrics_free(struct proxy_metrics *pm)
 		}
 	}
 	free(pm->table);
+	for (size_t i = 0; i < pm->hbuckets; i++) {
+		struct http_entry *e = pm->htable[i], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			free(e->m.authority);
+			free(e);
+		}
+	}
+	free(pm->htable);
 	for (size_t i = 0; i < pm->nwork; i++)
 		free(pm->work_values[i]);
 	metrics_registry_free(pm->reg);
@@ -246,4 +295,114 @@ void proxy_metrics_refused(struct proxy_metrics *pm, enum proxy_dir dir,
 		*s = metrics_series_get(pm->refused, values);
 	}
 	metrics_counter_inc(*s);
+}
+
+/* --- HTTP ---------------------------------------------------------------- */
+
+static void http_grow(struct proxy_metrics *pm)
+{
+	size_t n = pm->hbuckets * 2;
+	struct http_entry **t = xcalloc(n, sizeof(*t));
+
+	for (size_t i = 0; i < pm->hbuckets; i++) {
+		struct http_entry *e = pm->htable[i], *next;
+
+		for (; e; e = next) {
+			size_t b = e->hash & (n - 1);
+
+			next = e->next;
+			e->next = t[b];
+			t[b] = e;
+		}
+	}
+	free(pm->htable);
+	pm->htable = t;
+	pm->hbuckets = n;
+}
+
+/* http_values - the label values shared by the HTTP families, in order;
+ * returns how many (the caller appends its own after them) */
+static size_t http_values(const struct http_entry *e,
+			  const char **values, char *addr, size_t addrlen)
+{
+	values[0] = proxy_dir_name(e->dir);
+	values[1] = e->m.authority;
+	values[2] = "disabled";
+	values[3] = sock_addr_format(&e->target, addr, addrlen);
+	return 4;
+}
+
+static void with_work(struct proxy_metrics *pm, const char **values, size_t n)
+{
+	for (size_t i = 0; i < pm->nwork; i++)
+		values[n + i] = pm->work_values[i];
+}
+
+struct proxy_http_metrics *proxy_metrics_http(struct proxy_metrics *pm,
+					      enum proxy_dir dir,
+					      const struct sock_addr *target,
+					      const char *authority,
+					      size_t alen)
+{
+	const char *values[METRICS_MAX_LABELS];
+	char addr[SOCK_ADDR_STRLEN];
+	struct http_entry *e;
+	uint64_t h;
+	size_t b;
+
+	if (pm->hn >= MAX_HTTP_ENTRIES)
+		alen = 0; /* bounded: every new authority shares "" */
+	h = fnv(hash(dir, target), authority, alen);
+	b = h & (pm->hbuckets - 1);
+	for (e = pm->htable[b]; e; e = e->next)
+		if (e->hash == h && e->dir == dir &&
+		    e->m.authority_len == alen &&
+		    !memcmp(e->m.authority, authority, alen) &&
+		    sock_addr_equal(&e->target, target))
+			return &e->m;
+
+	e = xcalloc(1, sizeof(*e));
+	e->dir = dir;
+	e->target = *target;
+	e->hash = h;
+	e->m.authority = xstrndup(alen ? authority : "", alen);
+	e->m.authority_len = alen;
+	http_values(e, values, addr, sizeof(addr));
+	with_work(pm, values, 4);
+	e->m.request_total = metrics_series_get(pm->requests, values);
+	e->next = pm->htable[b];
+	pm->htable[b] = e;
+	if (++pm->hn > pm->hbuckets)
+		http_grow(pm);
+	return &e->m;
+}
+
+const struct proxy_http_status *
+proxy_metrics_http_status(struct proxy_metrics *pm,
+			  struct proxy_http_metrics *hm, int code)
+{
+	struct http_entry *e = container_of(hm, struct http_entry, m);
+	const char *values[METRICS_MAX_LABELS];
+	char addr[SOCK_ADDR_STRLEN], num[16];
+	static struct proxy_http_status spill;
+	struct proxy_http_status *st;
+	size_t n;
+
+	for (size_t i = 0; i < hm->nst; i++)
+		if (hm->st[i].code == code)
+			return &hm->st[i];
+	/* a new status, or past the room: found through the families (the
+	 * registry's lookup; allocates only the first time) */
+	st = hm->nst < PROXY_HTTP_STATUSES ? &hm->st[hm->nst++] : &spill;
+	snprintf(num, sizeof(num), "%d", code);
+	n = http_values(e, values, addr, sizeof(addr));
+	values[n] = num;
+	with_work(pm, values, n + 1);
+	st->code = code;
+	st->latency = metrics_series_get(pm->latency, values);
+	values[n] = code < 500 ? "success" : "failure";
+	values[n + 1] = num;
+	with_work(pm, values, n + 2);
+	st->total = metrics_series_get(pm->responses, values);
+	return st;
 }

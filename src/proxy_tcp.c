@@ -354,6 +354,58 @@ static int tcp_start(struct proxy_conn *c)
 	return 0;
 }
 
+/* take - move b into a flow's buffer; a flow buffer holds FLOW_BUF */
+static void take(struct flow *f, struct buf *b)
+{
+	buf_release(&f->buf);
+	f->buf = *b;
+	f->buf.max = MAX((size_t)FLOW_BUF, buf_len(b));
+	buf_init(b, b->max);
+}
+
+int proxy_tcp_adopt(struct proxy_conn *c, int server_fd, struct buf *up,
+		    struct buf *down)
+{
+	struct proxy *px = c->px;
+	struct tcp *t = pool_get(&px->tcp_pool);
+
+	if (!t)
+		return -ENOMEM;
+	memset(t, 0, sizeof(*t));
+	t->c = c;
+	t->client = (struct side){ .fd = c->fd, .name = "client" };
+	t->server = (struct side){ .fd = server_fd, .name = "server" };
+	flow_init(t, &t->up, &t->client, &t->server,
+		  c->metrics->src.read_bytes, c->metrics->dst.write_bytes);
+	flow_init(t, &t->down, &t->server, &t->client,
+		  c->metrics->dst.read_bytes, c->metrics->src.write_bytes);
+	take(&t->up, up);
+	take(&t->down, down);
+	ev_timer_init(&t->timer, on_timer, 0, 0);
+	ev_io_init(&t->client.rd, on_io, c->fd, EV_READ);
+	ev_io_init(&t->client.wr, on_io, c->fd, EV_WRITE);
+	ev_io_init(&t->server.rd, on_io, server_fd, EV_READ);
+	ev_io_init(&t->server.wr, on_io, server_fd, EV_WRITE);
+	t->client.rd.data = &t->up;
+	t->client.wr.data = &t->down;
+	t->server.rd.data = &t->down;
+	t->server.wr.data = &t->up;
+	t->connected = true;
+	t->dst_counted = true;
+	t->last_active = ev_now(px->loop);
+	c->handler = &proxy_tcp_handler;
+	c->ctx = t;
+	if (px->cfg->tcp_idle_timeout > 0) {
+		ev_timer_set(&t->timer,
+			     (double)px->cfg->tcp_idle_timeout / NSEC_PER_SEC, 0);
+		ev_timer_start(px->loop, &t->timer);
+	}
+	pump(&t->up);
+	if (c->state != PROXY_CONN_CLOSED)
+		pump(&t->down);
+	return 0;
+}
+
 static void flow_stop(struct proxy *px, struct flow *f)
 {
 	if (f->in_pipe) {

@@ -36,8 +36,9 @@
  * the socket and those bytes (to send first, or to parse first) and owns
  * the connection until it calls proxy_conn_close().
  *
- * Today every protocol is relayed as opaque TCP (proxy_tcp.h); the HTTP/1
- * and HTTP/2 handlers replace the entries of proxy_handler_for().
+ * HTTP/1 is served by proxy_http1.h; HTTP/2 and opaque TCP are relayed by
+ * proxy_tcp.h (the HTTP/2 handler replaces its entry of
+ * proxy_handler_for()).
  */
 
 #define PROXY_DETECT_BUF (8u << 10) /* bytes read before calling it opaque */

@@ -61,6 +61,8 @@ struct proxy_config {
 	int64_t detect_timeout;		  /* ns; 10s */
 	int64_t tcp_idle_timeout;	  /* ns; 0: none */
 	int64_t shutdown_grace;		  /* ns; 25s */
+	int64_t http_response_timeout;	  /* ns; 10s: request end to headers */
+	int64_t http_header_timeout;	  /* ns; 10s: a request's head, idle */
 	int64_t admin_request_timeout;	  /* ns; 10s: slowloris bound */
 	long long max_connections;	  /* proxied connections at once */
 	bool admin_shutdown;		  /* POST /shutdown allowed */

@@ -25,6 +25,25 @@
  *
  * A connection finds its series once, at accept, through a cache keyed by
  * direction and target (one hash lookup), and then only adds to them.
+ *
+ * HTTP (request-level, Linkerd's names; the HTTP handlers record them):
+ *
+ *   request_total                             counter
+ *     {direction, authority, tls, target_addr, <workload labels>}
+ *   response_total                            counter
+ *     {..., classification="success|failure", status_code}
+ *   response_latency_ms                       histogram (DESIGN.md bounds)
+ *     {..., status_code}: request start to response headers
+ *
+ * success is a status below 500 (a 4xx is the client's failure, not the
+ * server's). A handler finds the series of a (direction, target,
+ * authority) once (proxy_metrics_http), and of a status within it once
+ * (proxy_metrics_http_status): the first PROXY_HTTP_STATUSES statuses are
+ * kept in the entry, so recording a response is a short scan and three
+ * adds, with no allocation. Past 5000 authorities the authority label of
+ * new ones is "" (bounded memory against a client sending random Hosts).
+ * No grpc_status_code label: HTTP/1 has none; the HTTP/2 handler adds its
+ * own series when it needs it.
  */
 
 /* one peer's tcp_* series */
@@ -49,6 +68,24 @@ enum proxy_refuse_reason {
 	PROXY_REFUSE_NREASONS,
 };
 
+/* one status code's series within an HTTP entry */
+struct proxy_http_status {
+	int code;
+	struct metrics_series *total;	/* response_total */
+	struct metrics_series *latency; /* response_latency_ms */
+};
+
+#define PROXY_HTTP_STATUSES 8
+
+/* the HTTP series of one (direction, target, authority) */
+struct proxy_http_metrics {
+	struct metrics_series *request_total;
+	char *authority;	/* the key as given (owned) */
+	size_t authority_len;
+	struct proxy_http_status st[PROXY_HTTP_STATUSES];
+	size_t nst;
+};
+
 struct proxy_metrics;
 
 /*
@@ -71,6 +108,27 @@ struct metrics_registry *proxy_metrics_registry(struct proxy_metrics *pm);
 struct proxy_target_metrics *proxy_metrics_target(struct proxy_metrics *pm,
 						  enum proxy_dir dir,
 						  const struct sock_addr *target);
+
+/*
+ * proxy_metrics_http - the HTTP series for requests in direction dir to
+ * target with this authority (the Host header, any bytes; alen of them),
+ * created on first use. Never NULL; borrowed, valid until
+ * proxy_metrics_free().
+ */
+struct proxy_http_metrics *proxy_metrics_http(struct proxy_metrics *pm,
+					      enum proxy_dir dir,
+					      const struct sock_addr *target,
+					      const char *authority,
+					      size_t alen);
+
+/*
+ * proxy_metrics_http_status - the series of status code in hm (found in
+ * hm, else created and kept there while it has room). Never NULL;
+ * borrowed like hm.
+ */
+const struct proxy_http_status *
+proxy_metrics_http_status(struct proxy_metrics *pm,
+			  struct proxy_http_metrics *hm, int code);
 
 /* proxy_metrics_refused - count one refused connection */
 void proxy_metrics_refused(struct proxy_metrics *pm, enum proxy_dir dir,

@@ -21,6 +21,21 @@
  */
 extern const struct proxy_handler proxy_tcp_handler;
 
+/*
+ * proxy_tcp_adopt - make c, served so far by another handler (an HTTP/1
+ * Upgrade or CONNECT that was answered 101 / 2xx), an opaque relay
+ * between c->fd and server_fd, an upstream socket already connected and
+ * whose dst open metrics the caller counted (the relay closes it and
+ * counts its close). up and down hold bytes read but not yet relayed, to
+ * write to the server and to the client first; they are moved (left
+ * empty, still usable). The caller must have stopped every watcher on
+ * both sockets. On success c->handler is proxy_tcp_handler and c->ctx the
+ * relay: the caller releases its own state (not c->ctx) itself. Returns
+ * 0, or -ENOMEM with nothing changed.
+ */
+int proxy_tcp_adopt(struct proxy_conn *c, int server_fd, struct buf *up,
+		    struct buf *down);
+
 /* proxy_tcp_pool_init / _release - the relays' pool in px (bounded like
  * the connections) */
 void proxy_tcp_pool_init(struct proxy *px);

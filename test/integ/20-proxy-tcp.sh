@@ -16,29 +16,11 @@ for tool in curl nghttpd; do
 	fi
 done
 
-# start_proxy NAME FORWARD [FLAGS...]: a proxy on free loopback ports
-# forwarding inbound to FORWARD; sets <NAME>_IN, _OUT, _ADMIN, _PID
-start_proxy() {
-	local name=$1 fwd=$2 in out adm ctl
-	shift 2
-	in=$(free_port) out=$(free_port) adm=$(free_port) ctl=$(free_port)
-	spawn "$name" "$CONDUIT" proxy --log debug \
-		--inbound-listen-addr "127.0.0.1:$in" \
-		--outbound-listen-addr "127.0.0.1:$out" \
-		--admin-listen-addr "127.0.0.1:$adm" \
-		--control-listen-addr "127.0.0.1:$ctl" \
-		--inbound-forward "$fwd" "$@"
-	eval "${name}_IN=$in ${name}_OUT=$out ${name}_ADMIN=$adm ${name}_CTL=$ctl ${name}_PID=$SPAWNED"
-	wait_port 127.0.0.1 "$adm" 10 && wait_port 127.0.0.1 "$in" 10
-}
-
 # metric NAME ADMINPORT LABELMATCH: the value of the first matching series
 metric() {
 	curl -s "http://127.0.0.1:$2/metrics" |
 		awk -v n="$1" -v m="$3" '$1 ~ "^"n"({|$)" && index($1, m) { print $2; exit }'
 }
-
-hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
 ECHO=$(free_port)
 spawn echo $TOOLS echo "$ECHO"

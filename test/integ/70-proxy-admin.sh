@@ -15,22 +15,6 @@ for tool in curl promtool; do
 	fi
 done
 
-# start_proxy NAME FORWARD [FLAGS...]: sets <NAME>_IN, _ADMIN, _PID
-start_proxy() {
-	local name=$1 fwd=$2 in out adm ctl
-	shift 2
-	in=$(free_port) out=$(free_port) adm=$(free_port) ctl=$(free_port)
-	spawn "$name" "$CONDUIT" proxy \
-		--inbound-listen-addr "127.0.0.1:$in" \
-		--outbound-listen-addr "127.0.0.1:$out" \
-		--admin-listen-addr "127.0.0.1:$adm" \
-		--control-listen-addr "127.0.0.1:$ctl" \
-		--inbound-forward "$fwd" "$@"
-	eval "${name}_IN=$in ${name}_ADMIN=$adm ${name}_PID=$SPAWNED"
-	# /ready, not a connect to the inbound port: that would be counted
-	wait_until 10 curl -sf "http://127.0.0.1:$adm/ready"
-}
-
 # series ADMINPORT NAME LABELS: the value of NAME{LABELS} exactly
 series() {
 	curl -s "http://127.0.0.1:$1/metrics" |

@@ -176,3 +176,25 @@ finish() {
 	[ "$FAIL" = 0 ]
 	exit $?
 }
+
+# start_proxy NAME FORWARD [FLAGS...]: a `conduit proxy` on free loopback
+# ports forwarding inbound to FORWARD (log level $PROXY_LOG, default debug);
+# sets <NAME>_IN, _OUT, _ADMIN, _CTL and _PID once its ports answer
+start_proxy() {
+	local name=$1 fwd=$2 in out adm ctl
+	shift 2
+	in=$(free_port) out=$(free_port) adm=$(free_port) ctl=$(free_port)
+	spawn "$name" "$CONDUIT" proxy --log "${PROXY_LOG:-debug}" \
+		--inbound-listen-addr "127.0.0.1:$in" \
+		--outbound-listen-addr "127.0.0.1:$out" \
+		--admin-listen-addr "127.0.0.1:$adm" \
+		--control-listen-addr "127.0.0.1:$ctl" \
+		--inbound-forward "$fwd" "$@"
+	eval "${name}_IN=$in ${name}_OUT=$out ${name}_ADMIN=$adm ${name}_CTL=$ctl ${name}_PID=$SPAWNED"
+	# /ready (listeners up), not a connect to the inbound port: that
+	# would be counted in the proxy's metrics
+	wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$adm/ready"
+}
+
+# hwm_kib PID: the process's peak resident memory (VmHWM) in KiB
+hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }

@@ -29,6 +29,7 @@
 	SUITE(metrics)   \
 	SUITE(http1)     \
 	SUITE(proxy_detect)\
+	SUITE(proxy_http1) \
 	SUITE(proxy_config)\
 	SUITE(h2)        \
 	SUITE(grpc)

@@ -1,0 +1,1011 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* proxy_http1.c - the proxy's HTTP/1.1 handler: keep-alive, streamed bodies, tunnels */
+#include "conduit/proxy_http1.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conduit/log.h"
+#include "conduit/proxy_tcp.h"
+#include "conduit/time.h"
+
+/* an input buffer holds a whole head (64 KiB) and some */
+#define IN_MAX (HTTP1_DEFAULT_MAX_HEAD + (16u << 10))
+/* parse (and so produce) more only while the output is below this */
+#define OUT_HIGH (64u << 10)
+/* one parsed piece (a head, or a body piece of at most IN_MAX) fits */
+#define OUT_MAX (OUT_HIGH + IN_MAX + (8u << 10))
+#define STEP_ROUNDS 16 /* read/parse/write rounds per wakeup: fairness */
+
+/* --- pure helpers ------------------------------------------------------- */
+
+static bool ieq(const char *a, size_t alen, const char *b)
+{
+	return alen == strlen(b) && strncasecmp(a, b, alen) == 0;
+}
+
+bool proxy_http1_hop_by_hop(const char *name, size_t len, const char *conn,
+			    size_t conn_len)
+{
+	static const char *const fixed[] = {
+		"connection", "keep-alive", "proxy-connection", "te",
+		"trailer", "transfer-encoding", "upgrade",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
+		if (ieq(name, len, fixed[i]))
+			return true;
+	/* Connection: a comma-separated list of field names (RFC 9110 7.6.1) */
+	for (size_t i = 0; conn && i < conn_len;) {
+		size_t s, e;
+
+		while (i < conn_len && (conn[i] == ' ' || conn[i] == '\t' ||
+					conn[i] == ','))
+			i++;
+		s = i;
+		while (i < conn_len && conn[i] != ',')
+			i++;
+		e = i;
+		while (e > s && (conn[e - 1] == ' ' || conn[e - 1] == '\t'))
+			e--;
+		if (e > s && e - s == len && strncasecmp(conn + s, name, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+enum proxy_http1_framing
+proxy_http1_request_framing(const struct http1_parser *req)
+{
+	if (http1_chunked(req))
+		return PROXY_H1_CHUNKED;
+	if (http1_content_length(req) >= 0)
+		return PROXY_H1_LENGTH;
+	return PROXY_H1_NONE;
+}
+
+enum proxy_http1_framing
+proxy_http1_response_framing(const struct http1_parser *resp,
+			     bool head_request, int client_version)
+{
+	int s = http1_status(resp);
+
+	if (head_request || (s >= 100 && s < 200) || s == 204 || s == 304)
+		return PROXY_H1_NONE;
+	if (http1_chunked(resp))
+		return client_version >= 11 ? PROXY_H1_CHUNKED : PROXY_H1_EOF;
+	if (http1_content_length(resp) >= 0)
+		return PROXY_H1_LENGTH;
+	return PROXY_H1_EOF;
+}
+
+/* named - is field i named by a Connection field of p? */
+static bool dropped(const struct http1_parser *p, struct http1_str name)
+{
+	size_t n = http1_header_count(p);
+
+	if (proxy_http1_hop_by_hop(name.p, name.len, NULL, 0))
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		struct http1_str k, v;
+
+		http1_header_at(p, i, &k, &v);
+		if (ieq(k.p, k.len, "connection") &&
+		    proxy_http1_hop_by_hop(name.p, name.len, v.p, v.len))
+			return true;
+	}
+	return false;
+}
+
+int proxy_http1_write_head(const struct http1_parser *p, enum http1_kind kind,
+			   unsigned flags, struct buf *out)
+{
+	struct http1_str t = http1_target(p);
+	size_t n = http1_header_count(p);
+	int r;
+
+	if (kind == HTTP1_REQUEST)
+		r = buf_printf(out, "%s %.*s HTTP/1.1\r\n", http1_method(p),
+			       (int)t.len, t.p);
+	else
+		r = buf_printf(out, "HTTP/1.1 %d %.*s\r\n", http1_status(p),
+			       (int)t.len, t.p);
+	for (size_t i = 0; i < n && !r; i++) {
+		struct http1_str k, v;
+
+		http1_header_at(p, i, &k, &v);
+		if ((flags & PROXY_H1_HEAD_UPGRADE) && ieq(k.p, k.len, "upgrade"))
+			; /* kept: the upgrade is what is asked for */
+		else if (dropped(p, k))
+			continue;
+		r = buf_printf(out, "%.*s: %.*s\r\n", (int)k.len, k.p,
+			       (int)v.len, v.p);
+	}
+	if (!r && (flags & PROXY_H1_HEAD_CHUNKED))
+		r = buf_append_str(out, "transfer-encoding: chunked\r\n");
+	if (!r && (flags & PROXY_H1_HEAD_UPGRADE))
+		r = buf_append_str(out, "connection: upgrade\r\n");
+	else if (!r && (flags & PROXY_H1_HEAD_CLOSE))
+		r = buf_append_str(out, "connection: close\r\n");
+	if (!r)
+		r = buf_append_str(out, "\r\n");
+	return r;
+}
+
+int proxy_http1_write_error(struct buf *out, int status, const char *reason)
+{
+	return buf_printf(out,
+			  "HTTP/1.1 %d %s\r\n"
+			  "content-type: text/plain\r\n"
+			  "content-length: %zu\r\n"
+			  "conduit-proxy-error: %s\r\n"
+			  "connection: close\r\n"
+			  "\r\n"
+			  "%s\n",
+			  status, http1_status_text(status), strlen(reason) + 1,
+			  reason, reason);
+}
+
+/* --- the handler -------------------------------------------------------- */
+
+struct h1 {
+	struct proxy_conn *c;
+	struct loop_reap reap;	/* freed this way after a tunnel takeover */
+	bool gone;		/* closed or handed over: touch nothing */
+	/* the client: c->fd */
+	ev_io crd, cwr;
+	ev_timer ctimer;	/* request head / keep-alive idle timeout */
+	struct buf cin;		/* from the client, not yet parsed */
+	struct buf cout;	/* to the client */
+	struct http1_parser *req;
+	bool c_eof;		/* the client sent its FIN */
+	bool client_close;	/* close once cout is out; read no more */
+	bool partial;		/* bytes of a request head were parsed */
+	bool draining;
+	bool lingering;		/* answered and shut: reading to the client's FIN */
+	/* the upstream */
+	int sfd;		/* -1: none */
+	bool connecting;
+	bool s_counted;		/* its dst open metrics are taken */
+	bool s_eof;
+	ev_io srd, swr;
+	ev_timer stimer;	/* connect, then response timeout */
+	struct buf sin;		/* from the upstream, not yet parsed */
+	struct buf sout;	/* to the upstream */
+	struct http1_parser *resp;
+	/* the exchange in flight */
+	bool active;		/* a request head was parsed, not yet answered */
+	bool req_done;		/* its end was parsed (and queued in sout) */
+	bool resp_head;		/* the final response head went to cout */
+	bool interim;		/* the response being parsed is a 1xx */
+	bool head_req, connect_req, upgrade;
+	bool close_after;	/* close the client after this exchange */
+	bool tunnel;		/* relay opaquely once the 101/2xx is parsed */
+	enum proxy_http1_framing req_out, resp_out;
+	int version;		/* the client's: 10, 11 */
+	int64_t start_ns;	/* the request head was parsed */
+	struct proxy_http_metrics *hm;
+	uint64_t requests;
+};
+
+static void step(struct h1 *h);
+
+static struct ev_loop *hloop(const struct h1 *h)
+{
+	return h->c->px->loop;
+}
+
+static void watch(struct ev_loop *loop, ev_io *w, bool on)
+{
+	if (on)
+		ev_io_start(loop, w);
+	else
+		ev_io_stop(loop, w);
+}
+
+static void timer_arm(struct ev_loop *loop, ev_timer *t, int64_t ns)
+{
+	ev_timer_stop(loop, t);
+	if (ns <= 0)
+		return;
+	ev_timer_set(t, (double)ns / NSEC_PER_SEC, 0);
+	ev_timer_start(loop, t);
+}
+
+static void conn_close(struct h1 *h)
+{
+	h->gone = true;
+	proxy_conn_close(h->c);
+}
+
+static void conn_abort(struct h1 *h)
+{
+	h->gone = true;
+	proxy_conn_abort(h->c);
+}
+
+/* server_close - drop the upstream connection (reset it if asked) */
+static void server_close(struct h1 *h, bool reset)
+{
+	struct proxy_conn *c = h->c;
+	struct ev_loop *loop = hloop(h);
+
+	ev_io_stop(loop, &h->srd);
+	ev_io_stop(loop, &h->swr);
+	ev_timer_stop(loop, &h->stimer);
+	if (h->sfd >= 0) {
+		if (reset) {
+			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+			setsockopt(h->sfd, SOL_SOCKET, SO_LINGER, &lg,
+				   sizeof(lg));
+		}
+		close(h->sfd);
+		h->sfd = -1;
+	}
+	if (h->s_counted) {
+		metrics_counter_inc(c->metrics->dst.close_total);
+		metrics_gauge_add(c->metrics->dst.open_conns, -1);
+		h->s_counted = false;
+	}
+	h->connecting = false;
+	h->s_eof = false;
+	buf_clear(&h->sin);
+	buf_clear(&h->sout);
+	http1_parser_reset(h->resp);
+}
+
+static void log_answer(struct h1 *h, int status, const char *reason)
+{
+	char a[SOCK_ADDR_STRLEN], p[SOCK_ADDR_STRLEN], q[96];
+
+	log_info("http/1: the proxy answers",
+		 "dir=%s peer=%s target=%s status=%d reason=%s",
+		 proxy_dir_name(h->c->dir),
+		 sock_addr_format(&h->c->peer, p, sizeof(p)),
+		 sock_addr_format(&h->c->target, a, sizeof(a)), status,
+		 log_quote(q, sizeof(q), reason));
+}
+
+static void count_response(struct h1 *h, int status)
+{
+	const struct proxy_http_status *st;
+	int64_t ns = time_mono_ns() - h->start_ns;
+
+	if (!h->hm)
+		return;
+	st = proxy_metrics_http_status(h->c->px->metrics, h->hm, status);
+	metrics_counter_inc(st->total);
+	metrics_histogram_observe(st->latency, (double)ns / NSEC_PER_MSEC);
+}
+
+/*
+ * answer - the proxy's own answer to the client, then close: the upstream
+ * is dropped (reset: whatever it had of the request is void). When the
+ * response already started there is nothing to say but a reset.
+ */
+static void answer(struct h1 *h, int status, const char *reason)
+{
+	server_close(h, true);
+	if (h->resp_head) {
+		conn_abort(h);
+		return;
+	}
+	log_answer(h, status, reason);
+	if (h->active)
+		count_response(h, status);
+	h->active = false;
+	h->client_close = true;
+	ev_timer_stop(hloop(h), &h->ctimer);
+	buf_clear(&h->cout);
+	if (proxy_http1_write_error(&h->cout, status, reason))
+		conn_close(h);
+}
+
+/* --- the upstream connection ----------------------------------------------- */
+
+static void on_connect_done(struct h1 *h)
+{
+	struct proxy_conn *c = h->c;
+	char e[64];
+	int err = sock_error(h->sfd);
+
+	if (err) {
+		log_info("http/1: connect failed", "dir=%s error=%s",
+			 proxy_dir_name(c->dir),
+			 proxy_errstr(-err, e, sizeof(e)));
+		answer(h, 502, err == -ECONNREFUSED ? "upstream connection refused" :
+						       "upstream connect failed");
+		return;
+	}
+	h->connecting = false;
+	h->s_counted = true;
+	metrics_counter_inc(c->metrics->dst.open_total);
+	metrics_gauge_add(c->metrics->dst.open_conns, 1);
+	ev_timer_stop(hloop(h), &h->stimer);
+	if (h->req_done && !h->resp_head)
+		timer_arm(hloop(h), &h->stimer, c->px->cfg->http_response_timeout);
+}
+
+static void server_connect(struct h1 *h)
+{
+	struct proxy_conn *c = h->c;
+	int fd = sock_connect(&c->target);
+
+	if (fd < 0) {
+		answer(h, 502, fd == -ECONNREFUSED ? "upstream connection refused" :
+						      "upstream connect failed");
+		return;
+	}
+	sock_set_nodelay(fd);
+	h->sfd = fd;
+	h->connecting = true;
+	ev_io_set(&h->srd, fd, EV_READ);
+	ev_io_set(&h->swr, fd, EV_WRITE);
+	timer_arm(hloop(h), &h->stimer, proxy_connect_timeout(c));
+}
+
+static void on_stimer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct h1 *h = container_of(w, struct h1, stimer);
+
+	(void)loop;
+	(void)revents;
+	answer(h, 504, h->connecting ? "upstream connect timeout" :
+				       "upstream response timeout");
+	if (!h->gone)
+		step(h);
+}
+
+/* --- requests -------------------------------------------------------------- */
+
+static void on_request_head(struct h1 *h)
+{
+	struct proxy_conn *c = h->c;
+	struct http1_parser *req = h->req;
+	struct http1_str host = { "", 0 };
+	unsigned flags = 0;
+
+	h->active = true;
+	h->partial = false;
+	h->req_done = h->resp_head = h->interim = h->tunnel = false;
+	h->requests++;
+	h->start_ns = time_mono_ns();
+	ev_timer_stop(hloop(h), &h->ctimer);
+	h->head_req = !strcmp(http1_method(req), "HEAD");
+	h->connect_req = !strcmp(http1_method(req), "CONNECT");
+	h->upgrade = http1_upgrade(req);
+	h->version = http1_version(req);
+	h->close_after = h->version < 11 || !http1_keep_alive(req) ||
+			 h->draining;
+	if (h->connect_req)
+		host = http1_target(req);
+	else
+		http1_header_get(req, "host", &host);
+	if (!h->hm || h->hm->authority_len != host.len ||
+	    memcmp(h->hm->authority, host.p, host.len))
+		h->hm = proxy_metrics_http(c->px->metrics, c->dir, &c->target,
+					   host.p, host.len);
+	metrics_counter_inc(h->hm->request_total);
+	if (h->draining) {
+		answer(h, 503, "proxy draining");
+		return;
+	}
+	h->req_out = proxy_http1_request_framing(req);
+	if (h->req_out == PROXY_H1_CHUNKED)
+		flags |= PROXY_H1_HEAD_CHUNKED;
+	if (h->upgrade && !h->connect_req)
+		flags |= PROXY_H1_HEAD_UPGRADE;
+	if (proxy_http1_write_head(req, HTTP1_REQUEST, flags, &h->sout)) {
+		answer(h, 431, "request head too large");
+		return;
+	}
+	if (h->head_req || h->connect_req)
+		http1_expect_no_body(h->resp);
+	if (h->sfd < 0)
+		server_connect(h);
+}
+
+static int put_chunk(struct buf *b, const char *p, size_t n)
+{
+	int r = buf_printf(b, "%zx\r\n", n);
+
+	if (!r)
+		r = buf_append(b, p, n);
+	if (!r)
+		r = buf_append(b, "\r\n", 2);
+	return r;
+}
+
+/* put_last_chunk - the 0-size chunk, the trailers of p, the blank line */
+static int put_last_chunk(struct buf *b, const struct http1_parser *p)
+{
+	int r = buf_append_str(b, "0\r\n");
+
+	for (size_t i = 0; i < http1_trailer_count(p) && !r; i++) {
+		struct http1_str k, v;
+
+		http1_trailer_at(p, i, &k, &v);
+		r = buf_printf(b, "%.*s: %.*s\r\n", (int)k.len, k.p,
+			       (int)v.len, v.p);
+	}
+	if (!r)
+		r = buf_append_str(b, "\r\n");
+	return r;
+}
+
+/* put_body - a body piece out, framed as f */
+static int put_body(struct buf *b, enum proxy_http1_framing f,
+		    const struct http1_event *ev)
+{
+	if (!ev->body_len)
+		return 0;
+	if (f == PROXY_H1_CHUNKED)
+		return put_chunk(b, ev->body, ev->body_len);
+	return buf_append(b, ev->body, ev->body_len);
+}
+
+static void request_error(struct h1 *h, int err)
+{
+	const char *why = http1_error_reason(h->req);
+	char a[SOCK_ADDR_STRLEN], q[96];
+
+	log_info("http/1: bad request", "dir=%s peer=%s error=%s",
+		 proxy_dir_name(h->c->dir),
+		 sock_addr_format(&h->c->peer, a, sizeof(a)),
+		 log_quote(q, sizeof(q), why));
+	if (err == -E2BIG)
+		answer(h, 431, why);
+	else if (err == -EMSGSIZE)
+		answer(h, 413, why);
+	else
+		answer(h, 400, why);
+}
+
+/* parse_request - parse and forward what cin holds, as far as allowed;
+ * returns whether anything moved */
+static bool parse_request(struct h1 *h)
+{
+	bool moved = false;
+
+	while (!h->gone && buf_len(&h->cin)) {
+		struct http1_event ev;
+		ssize_t n;
+		int r = 0;
+
+		if (h->client_close)
+			break;
+		if (h->active && (h->req_done || buf_len(&h->sout) >= OUT_HIGH))
+			break;
+		n = http1_parse(h->req, (const char *)buf_head(&h->cin),
+				buf_len(&h->cin), &ev);
+		if (n < 0) {
+			request_error(h, (int)n);
+			return true;
+		}
+		moved = true;
+		switch (ev.type) {
+		case HTTP1_NONE:
+			if (!h->active && n > 0)
+				h->partial = true;
+			break;
+		case HTTP1_HEAD:
+			buf_consume(&h->cin, (size_t)n);
+			n = 0;
+			on_request_head(h);
+			break;
+		case HTTP1_BODY:
+			r = put_body(&h->sout, h->req_out, &ev);
+			break;
+		case HTTP1_DONE:
+			if (h->req_out == PROXY_H1_CHUNKED)
+				r = put_last_chunk(&h->sout, h->req);
+			h->req_done = true;
+			if (h->sfd >= 0 && !h->connecting && !h->resp_head)
+				timer_arm(hloop(h), &h->stimer,
+					  h->c->px->cfg->http_response_timeout);
+			break;
+		}
+		if (r) {
+			answer(h, 400, "request framing overflow");
+			return true;
+		}
+		if (!h->gone && n > 0)
+			buf_consume(&h->cin, (size_t)n);
+		if (ev.type == HTTP1_NONE)
+			break;
+	}
+	return moved;
+}
+
+/* --- responses ------------------------------------------------------------- */
+
+static void on_response_head(struct h1 *h)
+{
+	struct http1_parser *resp = h->resp;
+	int status = http1_status(resp);
+	unsigned flags = 0;
+
+	if (status >= 100 && status < 200 && status != 101) {
+		/* 100 Continue and friends: passed on, the real one follows */
+		h->interim = true;
+		if (proxy_http1_write_head(resp, HTTP1_RESPONSE, 0, &h->cout))
+			answer(h, 502, "upstream response head too large");
+		return;
+	}
+	ev_timer_stop(hloop(h), &h->stimer);
+	if (status == 101 && !(h->upgrade && !h->connect_req)) {
+		answer(h, 502, "upstream switched protocols unasked");
+		return;
+	}
+	count_response(h, status);
+	if (status == 101) {
+		h->tunnel = true;
+		flags |= PROXY_H1_HEAD_UPGRADE;
+	} else if (h->connect_req && status >= 200 && status < 300) {
+		h->tunnel = true;
+	} else {
+		h->resp_out = proxy_http1_response_framing(resp, h->head_req,
+							   h->version);
+		/* a length-less body ends with the connection; a refused
+		 * upgrade or CONNECT leaves the parsers out of step */
+		if (h->resp_out == PROXY_H1_EOF || h->upgrade || h->connect_req)
+			h->close_after = true;
+		if (h->resp_out == PROXY_H1_CHUNKED)
+			flags |= PROXY_H1_HEAD_CHUNKED;
+		if (h->close_after)
+			flags |= PROXY_H1_HEAD_CLOSE;
+	}
+	if (proxy_http1_write_head(resp, HTTP1_RESPONSE, flags, &h->cout)) {
+		answer(h, 502, "upstream response head too large");
+		return;
+	}
+	h->resp_head = true;
+}
+
+/* exchange_done - the response is complete: keep or drop the upstream,
+ * then wait for the next request (or close) */
+static void exchange_done(struct h1 *h)
+{
+	struct proxy_conn *c = h->c;
+
+	if (h->tunnel) {
+		h->active = false; /* step() hands the connection over */
+		return;
+	}
+	if (!http1_keep_alive(h->resp) || !h->req_done ||
+	    buf_len(&h->sout) || h->s_eof)
+		server_close(h, !h->req_done);
+	h->active = false;
+	if (h->close_after || !h->req_done || h->c_eof || h->draining) {
+		h->client_close = true;
+		return;
+	}
+	timer_arm(hloop(h), &h->ctimer, c->px->cfg->http_header_timeout);
+}
+
+static bool parse_response(struct h1 *h)
+{
+	bool moved = false;
+
+	while (!h->gone && buf_len(&h->sin)) {
+		struct http1_event ev;
+		ssize_t n;
+		int r = 0;
+
+		if (!h->active) {
+			/* bytes nobody asked for: that upstream is out of
+			 * step, drop it */
+			server_close(h, true);
+			return true;
+		}
+		if (buf_len(&h->cout) >= OUT_HIGH)
+			break;
+		n = http1_parse(h->resp, (const char *)buf_head(&h->sin),
+				buf_len(&h->sin), &ev);
+		if (n < 0) {
+			answer(h, 502, "malformed upstream response");
+			return true;
+		}
+		moved = true;
+		switch (ev.type) {
+		case HTTP1_NONE:
+			break;
+		case HTTP1_HEAD:
+			buf_consume(&h->sin, (size_t)n);
+			n = 0;
+			on_response_head(h);
+			break;
+		case HTTP1_BODY:
+			r = put_body(&h->cout, h->resp_out, &ev);
+			break;
+		case HTTP1_DONE:
+			if (h->interim) {
+				h->interim = false;
+				if (h->head_req || h->connect_req)
+					http1_expect_no_body(h->resp);
+				break;
+			}
+			if (h->resp_out == PROXY_H1_CHUNKED)
+				r = put_last_chunk(&h->cout, h->resp);
+			buf_consume(&h->sin, (size_t)n);
+			n = 0;
+			exchange_done(h);
+			if (h->tunnel)
+				return true;
+			break;
+		}
+		if (r) {
+			conn_abort(h);
+			return true;
+		}
+		if (!h->gone && n > 0)
+			buf_consume(&h->sin, (size_t)n);
+		if (ev.type == HTTP1_NONE || ev.type == HTTP1_DONE)
+			break;
+	}
+	return moved;
+}
+
+/* server_eof - the upstream closed and everything it sent is parsed */
+static void server_eof(struct h1 *h)
+{
+	struct http1_event ev;
+
+	if (!h->active) {
+		server_close(h, false);
+		return;
+	}
+	if (!h->resp_head) {
+		answer(h, 502, "upstream closed the connection");
+		return;
+	}
+	if (http1_finish(h->resp, &ev) || ev.type != HTTP1_DONE) {
+		conn_abort(h); /* a truncated response: the client must know */
+		return;
+	}
+	exchange_done(h);
+}
+
+/* --- tunnels ------------------------------------------------------------- */
+
+static void h1_free(struct loop_reap *r)
+{
+	struct h1 *h = container_of(r, struct h1, reap);
+
+	buf_release(&h->cin);
+	buf_release(&h->cout);
+	buf_release(&h->sin);
+	buf_release(&h->sout);
+	http1_parser_free(h->req);
+	http1_parser_free(h->resp);
+	free(h);
+}
+
+static void stop_watchers(struct h1 *h)
+{
+	struct ev_loop *loop = hloop(h);
+
+	ev_io_stop(loop, &h->crd);
+	ev_io_stop(loop, &h->cwr);
+	ev_io_stop(loop, &h->srd);
+	ev_io_stop(loop, &h->swr);
+	ev_timer_stop(loop, &h->ctimer);
+	ev_timer_stop(loop, &h->stimer);
+}
+
+/* tunnel - the upgrade is agreed: the relay takes both sockets and what
+ * each side sent past the HTTP exchange */
+static void tunnel(struct h1 *h)
+{
+	struct proxy_conn *c = h->c;
+	char a[SOCK_ADDR_STRLEN];
+	int fd = h->sfd;
+
+	stop_watchers(h);
+	if (buf_append(&h->sout, buf_head(&h->cin), buf_len(&h->cin)) ||
+	    buf_append(&h->cout, buf_head(&h->sin), buf_len(&h->sin)) ||
+	    proxy_tcp_adopt(c, fd, &h->sout, &h->cout)) {
+		conn_close(h);
+		return;
+	}
+	log_debug("http/1: upgraded, relaying as TCP", "dir=%s target=%s how=%s",
+		  proxy_dir_name(c->dir),
+		  sock_addr_format(&c->target, a, sizeof(a)),
+		  h->connect_req ? "CONNECT" : "Upgrade");
+	/* the relay owns the upstream socket and its metrics now */
+	h->sfd = -1;
+	h->s_counted = false;
+	h->gone = true;
+	loop_reaper_defer(&c->px->reaper, &h->reap);
+}
+
+/* --- the loop ------------------------------------------------------------ */
+
+static int write_side(struct buf *b, int fd, struct metrics_series *s)
+{
+	ssize_t n = buf_write_fd(b, fd);
+
+	if (n == -EAGAIN)
+		return 0;
+	if (n < 0)
+		return (int)n;
+	metrics_counter_add(s, (double)n);
+	return n > 0;
+}
+
+static int read_side(struct buf *b, int fd, struct metrics_series *s)
+{
+	ssize_t n = buf_read_fd(b, fd, buf_room(b));
+
+	if (n == -EAGAIN || n == -ENOBUFS)
+		return 0;
+	if (n < 0)
+		return (int)n;
+	if (n == 0)
+		return -ENODATA; /* EOF */
+	metrics_counter_add(s, (double)n);
+	return 1;
+}
+
+#define LINGER_NS (2 * NSEC_PER_SEC)
+
+/*
+ * linger - the last answer is out: send our FIN and read (discarding) to
+ * the client's, for at most 2 s, so that a client still sending (a body
+ * we refused) reads our answer instead of losing it to a reset.
+ */
+static void linger(struct h1 *h)
+{
+	struct proxy_conn *c = h->c;
+	char sink[4096];
+	ssize_t n;
+
+	if (!h->lingering) {
+		h->lingering = true;
+		if (h->sfd >= 0)
+			server_close(h, false);
+		stop_watchers(h);
+		shutdown(c->fd, SHUT_WR);
+		timer_arm(hloop(h), &h->ctimer, LINGER_NS);
+	}
+	while (!h->c_eof) {
+		n = read(c->fd, sink, sizeof(sink));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			ev_io_start(hloop(h), &h->crd);
+			return;
+		}
+		if (n <= 0)
+			break;
+	}
+	conn_close(h);
+}
+
+/*
+ * step - move everything that can move: write what waits, parse what was
+ * read (as far as the other side's buffer allows), read while there is
+ * room; then watch for what would let it go on.
+ */
+static void step(struct h1 *h)
+{
+	struct proxy_conn *c = h->c;
+	struct proxy_target_metrics *m = c->metrics;
+	struct ev_loop *loop = hloop(h);
+	int r;
+
+	for (int round = 0; round < STEP_ROUNDS && !h->gone; round++) {
+		bool moved = false;
+
+		r = write_side(&h->cout, c->fd, m->src.write_bytes);
+		if (r < 0) {
+			conn_close(h);
+			return;
+		}
+		moved |= r > 0;
+		if (h->client_close && !buf_len(&h->cout)) {
+			linger(h);
+			return;
+		}
+		if (h->sfd >= 0 && !h->connecting && buf_len(&h->sout)) {
+			r = write_side(&h->sout, h->sfd, m->dst.write_bytes);
+			if (r < 0) {
+				answer(h, 502, "upstream reset the connection");
+				continue;
+			}
+			moved |= r > 0;
+		}
+		moved |= parse_request(h);
+		if (h->gone)
+			return;
+		moved |= parse_response(h);
+		if (h->gone)
+			return;
+		if (h->tunnel && !h->active) {
+			tunnel(h);
+			return;
+		}
+		if (h->s_eof && !buf_len(&h->sin)) {
+			server_eof(h);
+			if (h->gone)
+				return;
+			moved = true;
+		}
+		if (h->c_eof && !h->client_close && !buf_len(&h->cin)) {
+			if (!h->active) {
+				h->client_close = true;
+				moved = true;
+			} else if (!h->req_done) {
+				/* the request was cut short */
+				server_close(h, true);
+				conn_close(h);
+				return;
+			}
+		}
+		if (!h->c_eof && !h->client_close && buf_room(&h->cin)) {
+			r = read_side(&h->cin, c->fd, m->src.read_bytes);
+			if (r == -ENODATA) {
+				h->c_eof = true;
+				moved = true;
+			} else if (r < 0) {
+				if (h->sfd >= 0)
+					server_close(h, true);
+				conn_close(h);
+				return;
+			}
+			moved |= r > 0;
+		}
+		if (h->sfd >= 0 && !h->connecting && !h->s_eof &&
+		    buf_room(&h->sin)) {
+			r = read_side(&h->sin, h->sfd, m->dst.read_bytes);
+			if (r == -ENODATA) {
+				h->s_eof = true;
+				moved = true;
+			} else if (r < 0) {
+				if (h->active)
+					answer(h, 502,
+					       "upstream reset the connection");
+				else
+					server_close(h, false);
+				moved = true;
+				continue;
+			}
+			moved |= r > 0;
+		}
+		if (!moved)
+			break;
+	}
+	if (h->gone)
+		return;
+	watch(loop, &h->cwr, buf_len(&h->cout) > 0);
+	watch(loop, &h->crd, !h->c_eof && !h->client_close &&
+				     buf_room(&h->cin) > 0);
+	watch(loop, &h->srd, h->sfd >= 0 && !h->connecting && !h->s_eof &&
+				     buf_room(&h->sin) > 0);
+	watch(loop, &h->swr, h->sfd >= 0 &&
+				     (h->connecting || buf_len(&h->sout) > 0));
+}
+
+static void on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct h1 *h = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (h->lingering) {
+		linger(h);
+		return;
+	}
+	if (w == &h->swr && h->connecting) {
+		on_connect_done(h);
+		if (h->gone)
+			return;
+	}
+	step(h);
+}
+
+static void on_ctimer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct h1 *h = container_of(w, struct h1, ctimer);
+
+	(void)loop;
+	(void)revents;
+	if (h->lingering) {
+		conn_close(h);
+		return;
+	}
+	if (h->active)
+		return;
+	if (h->partial || buf_len(&h->cin)) {
+		answer(h, 408, "request head timeout");
+		step(h);
+		return;
+	}
+	conn_close(h); /* an idle keep-alive connection */
+}
+
+static int h1_start(struct proxy_conn *c)
+{
+	struct h1 *h = xcalloc(1, sizeof(*h));
+	struct ev_loop *loop = c->px->loop;
+
+	h->c = c;
+	h->sfd = -1;
+	h->reap.free = h1_free;
+	c->ctx = h;
+	/* what detection read is the start of the first request */
+	h->cin = c->prefix;
+	h->cin.max = MAX((size_t)IN_MAX, buf_len(&c->prefix));
+	buf_init(&c->prefix, PROXY_DETECT_BUF);
+	buf_init(&h->cout, OUT_MAX);
+	buf_init(&h->sin, IN_MAX);
+	buf_init(&h->sout, OUT_MAX);
+	h->req = http1_parser_new(HTTP1_REQUEST, NULL);
+	h->resp = http1_parser_new(HTTP1_RESPONSE, NULL);
+	ev_io_init(&h->crd, on_io, c->fd, EV_READ);
+	ev_io_init(&h->cwr, on_io, c->fd, EV_WRITE);
+	ev_io_init(&h->srd, on_io, -1, EV_READ);
+	ev_io_init(&h->swr, on_io, -1, EV_WRITE);
+	h->crd.data = h->cwr.data = h->srd.data = h->swr.data = h;
+	ev_timer_init(&h->ctimer, on_ctimer, 0, 0);
+	ev_timer_init(&h->stimer, on_stimer, 0, 0);
+	timer_arm(loop, &h->ctimer, c->px->cfg->http_header_timeout);
+	step(h);
+	return 0;
+}
+
+static void h1_drain(struct proxy_conn *c)
+{
+	struct h1 *h = c->ctx;
+
+	if (!h || h->gone)
+		return;
+	h->draining = true;
+	if (h->active) {
+		h->close_after = true;
+		return;
+	}
+	h->client_close = true;
+	step(h);
+}
+
+static void h1_stop(struct proxy_conn *c)
+{
+	struct h1 *h = c->ctx;
+	char a[SOCK_ADDR_STRLEN];
+
+	if (!h)
+		return;
+	h->gone = true;
+	stop_watchers(h);
+	server_close(h, false);
+	log_debug("connection closed",
+		  "dir=%s proto=%s target=%s requests=%llu ms=%lld",
+		  proxy_dir_name(c->dir), proxy_proto_name(c->proto),
+		  sock_addr_format(&c->target, a, sizeof(a)),
+		  (unsigned long long)h->requests,
+		  (long long)((time_mono_ns() - c->accepted_ns) / NSEC_PER_MSEC));
+}
+
+static void h1_release(struct proxy_conn *c)
+{
+	struct h1 *h = c->ctx;
+
+	if (h)
+		h1_free(&h->reap);
+	c->ctx = NULL;
+}
+
+const struct proxy_handler proxy_http1_handler = {
+	.name = "http/1",
+	.start = h1_start,
+	.drain = h1_drain,
+	.stop = h1_stop,
+	.release = h1_release,
+};
