@@ -16,7 +16,7 @@
  */
 #define APPLET_LIST(APPLET, STUB)                                              \
 	STUB(check, "check", "Check the mesh's installation and health")        \
-	STUB(controller, "controller", "Run the control plane components")     \
+	APPLET(controller, "controller", "Run the control plane components")   \
 	STUB(dashboard, "dashboard", "Open the mesh dashboard in a browser")   \
 	STUB(demo, "demo", "Run the whole mesh and a sample app on this machine") \
 	STUB(edges, "edges", "Show who talks to whom, and whether it is secured") \

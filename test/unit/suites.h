@@ -8,6 +8,8 @@
 /* SUITE(module): test/unit/<module>_test.c defines Suite *module_suite(void) */
 #define SUITE_LIST(SUITE) \
 	SUITE(base)      \
+	SUITE(map)       \
+	SUITE(cluster)   \
 	SUITE(pki)       \
 	SUITE(tmpl)      \
 	SUITE(base64)    \

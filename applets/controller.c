@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * controller.c - `conduit controller`: the control plane
+ *
+ *   conduit controller [--components LIST] (--cluster-dir DIR | --kubeconfig FILE) [flags]
+ *
+ * Runs the named components (destination, public-api) over one cluster
+ * cache until SIGTERM/SIGINT. Exit 1 when a component cannot start, 2 on
+ * a usage error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <ev.h>
+
+#include "applets.h"
+#include "conduit/controller.h"
+#include "conduit/flag.h"
+#include "conduit/time.h"
+
+static int flag_components(const char *arg, void *value, char *err,
+			   size_t errlen)
+{
+	return controller_parse_components(arg, value, err, errlen);
+}
+
+static int flag_addr(const char *arg, void *value, char *err, size_t errlen)
+{
+	return sock_addr_parse(arg, value, err, errlen) < 0 ? -EINVAL : 0;
+}
+
+static int flag_log(const char *arg, void *value, char *err, size_t errlen)
+{
+	if (log_level_parse(arg, value)) {
+		snprintf(err, errlen, "want error, warn, info, debug or trace");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int applet_controller(int argc, char **argv)
+{
+	struct controller_config cfg;
+	int64_t interval = NSEC_PER_SEC;
+	struct ev_loop *loop;
+	int r;
+
+	controller_config_init(&cfg);
+	{
+		const struct flag flags[] = {
+			{ FLAG_FUNC, 0, "components", &cfg.components, "LIST",
+			  "Components to run, comma-separated: destination, public-api",
+			  "CONDUIT_CONTROLLER_COMPONENTS", 0, 0, flag_components,
+			  "destination" },
+			{ FLAG_STRING, 0, "cluster-dir", &cfg.cluster_dir, "DIR",
+			  "Local mode: read Pods, Services, EndpointSlices and ReplicaSets from the YAML files in DIR (re-read when they change)",
+			  "CONDUIT_CONTROLLER_CLUSTER_DIR" },
+			{ FLAG_DURATION, 0, "cluster-dir-interval", &interval,
+			  "DURATION", "How often to look for changes in --cluster-dir",
+			  NULL },
+			{ FLAG_STRING, 0, "kubeconfig", &cfg.kubeconfig, "FILE",
+			  "Kubernetes API: this kubeconfig (default $KUBECONFIG, ~/.kube/config, then in-cluster)",
+			  "KUBECONFIG" },
+			{ FLAG_STRING, 0, "context", &cfg.context, "NAME",
+			  "The kubeconfig context to use", NULL },
+			{ FLAG_STRING, 0, "controller-namespace", &cfg.controller_ns,
+			  "NS", "The control plane's namespace (identities are <sa>.<ns>.serviceaccount.identity.<NS>.<cluster-domain>)",
+			  NULL },
+			{ FLAG_STRING, 0, "cluster-domain", &cfg.cluster_domain,
+			  "DOMAIN", "The cluster's DNS domain", NULL },
+			{ FLAG_FUNC, 0, "destination-addr", &cfg.destination_addr,
+			  "ADDR", "Destination gRPC listener", NULL, 0, 0,
+			  flag_addr, "0.0.0.0:8086" },
+			{ FLAG_FUNC, 0, "public-api-addr", &cfg.public_api_addr,
+			  "ADDR", "Public API listener", NULL, 0, 0, flag_addr,
+			  "0.0.0.0:8085" },
+			{ FLAG_FUNC, 0, "admin-addr", &cfg.admin_addr, "ADDR",
+			  "Admin listener: /metrics, /ready, /live", NULL, 0, 0,
+			  flag_addr, "0.0.0.0:9996" },
+			{ FLAG_STRING, 0, "prometheus-url", &cfg.prometheus_url,
+			  "URL", "public-api: compute stats with PromQL from this Prometheus",
+			  NULL },
+			{ FLAG_FUNC, 0, "log-level", &cfg.log_level, "LEVEL",
+			  "Log level: error, warn, info, debug, trace",
+			  "CONDUIT_CONTROLLER_LOG", 0, 0, flag_log, "info" },
+			{ FLAG_END },
+		};
+		const struct flag_cmd cmd = {
+			.name = "controller",
+			.usage = "conduit controller [--components LIST] (--cluster-dir DIR | --kubeconfig FILE) [flags]",
+			.summary = "Run the control plane components",
+			.details = "Service discovery (destination, gRPC) and the public API over one cache of the cluster's Pods, Services, EndpointSlices and ReplicaSets.",
+			.flags = flags,
+			.min_args = 0,
+			.max_args = 0,
+		};
+
+		r = flag_parse(&cmd, &argc, &argv);
+		if (r)
+			return flag_exit_code(r);
+		if (interval <= 0)
+			return flag_usage_error(&cmd, "--cluster-dir-interval must be positive");
+	}
+	cfg.cluster_dir_interval = (double)interval / NSEC_PER_SEC;
+	log_set_level(cfg.log_level);
+	log_set_component("controller");
+	loop = ev_default_loop(EVFLAG_AUTO);
+	if (!loop)
+		die("cannot create the event loop (bad $LIBEV_FLAGS?)");
+	return controller_run(&cfg, loop);
+}

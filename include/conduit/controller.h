@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* controller.h - `conduit controller`: the control plane's components in one process */
+#ifndef CONDUIT_CONTROLLER_H
+#define CONDUIT_CONTROLLER_H
+
+#include <ev.h>
+
+#include "conduit/cluster.h"
+#include "conduit/log.h"
+#include "conduit/sock.h"
+
+/*
+ * One process runs the components named by --components over one cluster
+ * cache, fed either by the Kubernetes API (--kubeconfig, or in-cluster)
+ * or by a directory of YAML (--cluster-dir, local mode). Every component
+ * listens on its own address; the admin address serves /metrics, /ready
+ * (200 once the cache has its first full view) and /live.
+ */
+
+enum controller_component {
+	CONTROLLER_DESTINATION = 1u << 0,
+	CONTROLLER_PUBLIC_API = 1u << 1,
+};
+
+struct controller_config {
+	unsigned components;	  /* CONTROLLER_* bits */
+	const char *cluster_dir;  /* local mode, or NULL */
+	double cluster_dir_interval; /* seconds between re-scans (1) */
+	const char *kubeconfig;	  /* NULL: $KUBECONFIG, ~/.kube/config,
+				   * in-cluster */
+	const char *context;
+	const char *controller_ns;  /* "conduit" */
+	const char *cluster_domain; /* "cluster.local" */
+	struct sock_addr destination_addr; /* 0.0.0.0:8086 */
+	struct sock_addr public_api_addr;  /* 0.0.0.0:8085 */
+	struct sock_addr admin_addr;	   /* 0.0.0.0:9996 */
+	const char *prometheus_url;	   /* public-api: stats from it */
+	enum log_level log_level;
+};
+
+/* controller_config_init - the defaults above */
+void controller_config_init(struct controller_config *cfg);
+
+/*
+ * controller_parse_components - "destination,public-api" into bits.
+ * Returns 0, or -EINVAL with the unknown name (or the component that is
+ * not built yet) in err.
+ */
+int controller_parse_components(const char *s, unsigned *out, char *err,
+				size_t errlen);
+
+/*
+ * controller_run - start everything cfg asks for on loop, run until
+ * SIGTERM/SIGINT, stop. Returns the exit code: 0, or 1 when something
+ * could not start (logged).
+ */
+int controller_run(const struct controller_config *cfg, struct ev_loop *loop);
+
+#endif

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* controller.c - `conduit controller`: the control plane's components in one process */
+#include "conduit/controller.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conduit/cluster_dir.h"
+#include "conduit/destination.h"
+#include "conduit/json.h"
+#include "conduit/loop.h"
+#include "conduit/metrics.h"
+#include "conduit/proxy_admin.h"
+#include "conduit/version.h"
+
+struct controller {
+	const struct controller_config *cfg;
+	struct ev_loop *loop;
+	struct loop_signals signals;
+	struct loop_reaper reaper;
+	struct metrics_registry *metrics;
+	struct cluster *cluster;
+	struct cluster_dir *dir;
+	struct destination *destination;
+	struct proxy_admin *admin;
+	int admin_fd;
+	ev_io admin_io;
+	char *env_json;
+	bool synced;
+	/* gauges refreshed at each scrape */
+	struct metrics_series *m_objects[4];
+	struct metrics_series *m_dir[5];
+	struct metrics_series *m_synced;
+};
+
+static const char *const kinds[] = { "Pod", "Service", "EndpointSlice",
+				     "ReplicaSet" };
+
+void controller_config_init(struct controller_config *cfg)
+{
+	char err[64];
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->components = CONTROLLER_DESTINATION;
+	cfg->cluster_dir_interval = 1.0;
+	cfg->controller_ns = "conduit";
+	cfg->cluster_domain = "cluster.local";
+	cfg->log_level = LOG_INFO;
+	sock_addr_parse("0.0.0.0:8086", &cfg->destination_addr, err,
+			sizeof(err));
+	sock_addr_parse("0.0.0.0:8085", &cfg->public_api_addr, err,
+			sizeof(err));
+	sock_addr_parse("0.0.0.0:9996", &cfg->admin_addr, err, sizeof(err));
+}
+
+int controller_parse_components(const char *s, unsigned *out, char *err,
+				size_t errlen)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} known[] = {
+		{ "destination", CONTROLLER_DESTINATION },
+		{ "public-api", CONTROLLER_PUBLIC_API },
+	};
+	/* named by the design and install's manifests, not built yet */
+	static const char *const later[] = { "identity", "tap", "web",
+					     "injector" };
+	unsigned bits = 0;
+
+	while (*s) {
+		const char *comma = strchr(s, ',');
+		size_t n = comma ? (size_t)(comma - s) : strlen(s);
+		bool found = false;
+
+		for (size_t i = 0; i < ARRAY_SIZE(known); i++) {
+			if (strlen(known[i].name) == n &&
+			    !strncmp(known[i].name, s, n)) {
+				bits |= known[i].bit;
+				found = true;
+			}
+		}
+		for (size_t i = 0; !found && i < ARRAY_SIZE(later); i++) {
+			if (strlen(later[i]) == n && !strncmp(later[i], s, n)) {
+				snprintf(err, errlen,
+					 "component %.*s is not built yet (built: destination, public-api)",
+					 (int)n, s);
+				return -EINVAL;
+			}
+		}
+		if (!found) {
+			snprintf(err, errlen,
+				 "unknown component \"%.*s\" (want destination, public-api)",
+				 (int)n, s);
+			return -EINVAL;
+		}
+		s += n + (comma ? 1 : 0);
+	}
+	if (!bits) {
+		snprintf(err, errlen, "no component named");
+		return -EINVAL;
+	}
+	*out = bits;
+	return 0;
+}
+
+/* --- admin ------------------------------------------------------------------- */
+
+static bool admin_ready(void *arg)
+{
+	struct controller *c = arg;
+
+	return c->synced;
+}
+
+static void on_admin_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct controller *c = container_of(w, struct controller, admin_io);
+
+	(void)loop;
+	(void)revents;
+	for (int i = 0; i < 64; i++) {
+		struct sock_addr peer;
+		int fd = sock_accept(c->admin_fd, &peer);
+
+		if (fd < 0)
+			break;
+		proxy_admin_accept(c->admin, fd, &peer);
+	}
+}
+
+static void collect(struct metrics_registry *r, void *arg)
+{
+	struct controller *c = arg;
+
+	(void)r;
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		metrics_gauge_set(c->m_objects[i],
+				  (double)cluster_count(c->cluster, kinds[i]));
+	metrics_gauge_set(c->m_synced, c->synced);
+	if (c->dir) {
+		struct cluster_dir_stats st;
+
+		cluster_dir_stats(c->dir, &st);
+		metrics_gauge_set(c->m_dir[0], (double)st.scans);
+		metrics_gauge_set(c->m_dir[1], (double)st.errors);
+		metrics_gauge_set(c->m_dir[2], (double)st.events[0]);
+		metrics_gauge_set(c->m_dir[3], (double)st.events[1]);
+		metrics_gauge_set(c->m_dir[4], (double)st.events[2]);
+	}
+}
+
+static void register_metrics(struct controller *c)
+{
+	static const char *const kind_label[] = { "kind" };
+	static const char *const event_label[] = { "type" };
+	struct metrics_family *f;
+
+	metrics_register_process(c->metrics);
+	f = metrics_family_new(c->metrics, METRICS_GAUGE, "cluster_cache_objects",
+			       "Objects in the controller's cluster cache",
+			       kind_label, 1, NULL, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		c->m_objects[i] = metrics_series_get(f, &kinds[i]);
+	f = metrics_family_new(c->metrics, METRICS_GAUGE, "cluster_cache_synced",
+			       "1 once the cache has its first full view",
+			       NULL, 0, NULL, 0);
+	c->m_synced = metrics_series_get(f, NULL);
+	if (c->dir) {
+		static const char *const types[] = { "added", "modified",
+						     "deleted" };
+
+		f = metrics_family_new(c->metrics, METRICS_COUNTER,
+				       "cluster_dir_scans_total",
+				       "Re-scans of --cluster-dir", NULL, 0,
+				       NULL, 0);
+		c->m_dir[0] = metrics_series_get(f, NULL);
+		f = metrics_family_new(c->metrics, METRICS_COUNTER,
+				       "cluster_dir_errors_total",
+				       "Files or objects of --cluster-dir refused",
+				       NULL, 0, NULL, 0);
+		c->m_dir[1] = metrics_series_get(f, NULL);
+		f = metrics_family_new(c->metrics, METRICS_COUNTER,
+				       "cluster_dir_events_total",
+				       "Objects of --cluster-dir added, modified, deleted",
+				       event_label, 1, NULL, 0);
+		for (size_t i = 0; i < 3; i++)
+			c->m_dir[2 + i] = metrics_series_get(f, &types[i]);
+	}
+	metrics_registry_add_collector(c->metrics, collect, c);
+}
+
+static char *env_json(const struct controller_config *cfg)
+{
+	struct json *o = json_new_object();
+	char a[SOCK_ADDR_STRLEN], *s;
+
+	json_set_string(o, "version", version_string());
+	json_set_string(o, "cluster_dir", cfg->cluster_dir ? cfg->cluster_dir : "");
+	json_set_string(o, "controller_namespace", cfg->controller_ns);
+	json_set_string(o, "cluster_domain", cfg->cluster_domain);
+	json_set_string(o, "destination_addr",
+			sock_addr_format(&cfg->destination_addr, a, sizeof(a)));
+	json_set_string(o, "admin_addr",
+			sock_addr_format(&cfg->admin_addr, a, sizeof(a)));
+	s = json_print(o, true);
+	json_free(o);
+	return s;
+}
+
+static int listen_admin(struct controller *c)
+{
+	struct proxy_admin_config acfg = {
+		.metrics = c->metrics,
+		.env_json = c->env_json,
+		.request_timeout = 10 * (int64_t)1000000000,
+	};
+	struct proxy_admin_ops ops = { .ready = admin_ready, .arg = c };
+	char a[SOCK_ADDR_STRLEN], e[128];
+
+	c->admin = proxy_admin_new(c->loop, &c->reaper, &acfg, &ops);
+	c->admin_fd = sock_listen(&c->cfg->admin_addr, 128, 0);
+	if (c->admin_fd < 0) {
+		log_error("controller: cannot listen", "component=admin addr=%s error=%s",
+			  sock_addr_format(&c->cfg->admin_addr, a, sizeof(a)),
+			  log_quote(e, sizeof(e), strerror(-c->admin_fd)));
+		return -1;
+	}
+	ev_io_init(&c->admin_io, on_admin_accept, c->admin_fd, EV_READ);
+	ev_io_start(c->loop, &c->admin_io);
+	return 0;
+}
+
+static void on_stop(struct loop_signals *s, int signum)
+{
+	log_info("controller: stopping", "signal=%d", signum);
+	ev_break(s->loop, EVBREAK_ALL);
+}
+
+/* --- run ------------------------------------------------------------------------- */
+
+static int start_source(struct controller *c)
+{
+	char err[512], q[600];
+
+	if (!c->cfg->cluster_dir) {
+		log_error("controller: no cluster source",
+			  "error=\"the Kubernetes API source is not built yet: run with --cluster-dir DIR\"");
+		return -1;
+	}
+	c->dir = cluster_dir_new(c->loop, c->cfg->cluster_dir, c->cluster,
+				 c->cfg->cluster_dir_interval, err, sizeof(err));
+	if (!c->dir) {
+		log_error("controller: cannot read the cluster directory",
+			  "error=%s", log_quote(q, sizeof(q), err));
+		return -1;
+	}
+	c->synced = true;
+	log_info("controller: cluster directory read", "dir=%s pods=%zu services=%zu endpointslices=%zu",
+		 log_quote(q, sizeof(q), c->cfg->cluster_dir),
+		 cluster_count(c->cluster, "Pod"),
+		 cluster_count(c->cluster, "Service"),
+		 cluster_count(c->cluster, "EndpointSlice"));
+	return 0;
+}
+
+static int start_destination(struct controller *c)
+{
+	struct destination_config dc = {
+		.loop = c->loop,
+		.cluster = c->cluster,
+		.metrics = c->metrics,
+	};
+	char a[SOCK_ADDR_STRLEN], e[128];
+	int r;
+
+	c->destination = destination_new(&dc);
+	if (!c->destination)
+		return -1;
+	r = destination_listen(c->destination, &c->cfg->destination_addr);
+	if (r < 0) {
+		log_error("controller: cannot listen",
+			  "component=destination addr=%s error=%s",
+			  sock_addr_format(&c->cfg->destination_addr, a,
+					   sizeof(a)),
+			  log_quote(e, sizeof(e), strerror(-r)));
+		return -1;
+	}
+	log_info("controller: destination listening", "addr=%s",
+		 sock_addr_format(&c->cfg->destination_addr, a, sizeof(a)));
+	return 0;
+}
+
+int controller_run(const struct controller_config *cfg, struct ev_loop *loop)
+{
+	struct controller *c = xcalloc(1, sizeof(*c));
+	char idom[256];
+	struct cluster_config cc = {
+		.derive_endpoints = cfg->cluster_dir != NULL,
+		.cluster_domain = cfg->cluster_domain,
+		.identity_domain = idom,
+	};
+	int rc = 1;
+
+	snprintf(idom, sizeof(idom), "%s.%s", cfg->controller_ns,
+		 cfg->cluster_domain);
+	c->cfg = cfg;
+	c->loop = loop;
+	c->admin_fd = -1;
+	loop_reaper_init(&c->reaper, loop);
+	loop_signals_init(&c->signals, loop, on_stop, NULL);
+	c->metrics = metrics_registry_new();
+	c->cluster = cluster_new(&cc);
+	c->env_json = env_json(cfg);
+	if (start_source(c) < 0)
+		goto out;
+	register_metrics(c);
+	if (listen_admin(c) < 0)
+		goto out;
+	if ((cfg->components & CONTROLLER_DESTINATION) &&
+	    start_destination(c) < 0)
+		goto out;
+	log_info("controller started", "version=%s", version_string());
+	ev_run(loop, 0);
+	rc = 0;
+out:
+	destination_free(c->destination);
+	if (c->admin_fd >= 0) {
+		ev_io_stop(loop, &c->admin_io);
+		close(c->admin_fd);
+	}
+	if (c->admin)
+		proxy_admin_free(c->admin);
+	cluster_dir_free(c->dir);
+	cluster_free(c->cluster);
+	metrics_registry_free(c->metrics);
+	loop_signals_release(&c->signals);
+	loop_reaper_release(&c->reaper);
+	free(c->env_json);
+	free(c);
+	return rc;
+}
