@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "conduit/discovery.h"
 #include "conduit/log.h"
 #include "conduit/proxy_admin.h"
 #include "conduit/proxy_http1.h"
@@ -255,6 +256,13 @@ static int route(struct proxy_conn *c, enum proxy_refuse_reason *why)
 		if (!r)
 			r = sock_local_addr(c->fd, &local);
 		/* no NAT entry, or one that did not rewrite: not redirected */
+		if ((r || sock_addr_equal(&orig, &local)) &&
+		    c->dir == PROXY_OUTBOUND && c->px->discovery) {
+			/* explicit outbound: each HTTP request's authority
+			 * says where it goes; no target for the connection */
+			memset(&c->target, 0, sizeof(c->target));
+			return 0;
+		}
 		if (r || sock_addr_equal(&orig, &local)) {
 			log_info("connection was not redirected and has no "
 				 "forward address: closing",
@@ -686,6 +694,30 @@ static void raise_fd_limit(const struct proxy_config *cfg)
 			 cfg->max_connections * 2 + 64);
 }
 
+/*
+ * start_discovery - a client of the destination component when one is
+ * configured. An IP:port only for now: a name (the injected
+ * conduit-dst.<ns>.svc...) needs the asynchronous resolver, and until it
+ * exists the proxy routes by original destination, saying so.
+ */
+static void start_discovery(struct proxy *px)
+{
+	const char *a = px->cfg->destination_addr;
+	struct discovery_config dc = { .loop = px->loop };
+	char err[96], q[128], e[128];
+
+	if (!a || !*a)
+		return;
+	if (sock_addr_parse(a, &dc.addr, err, sizeof(err)) < 0) {
+		log_warn("service discovery off: the destination address is not an IP:port",
+			 "addr=%s error=%s", log_quote(q, sizeof(q), a),
+			 log_quote(e, sizeof(e), err));
+		return;
+	}
+	px->discovery = discovery_new(&dc);
+	log_info("service discovery on", "destination=%s", log_quote(q, sizeof(q), a));
+}
+
 struct proxy *proxy_new(const struct proxy_config *cfg, struct ev_loop *loop)
 {
 	struct proxy *px = xcalloc(1, sizeof(*px));
@@ -716,6 +748,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct ev_loop *loop)
 		.request_timeout = cfg->admin_request_timeout,
 	};
 	px->admin = proxy_admin_new(loop, &px->reaper, &acfg, &ops);
+	start_discovery(px);
 	return px;
 }
 
@@ -775,6 +808,8 @@ void proxy_free(struct proxy *px)
 		loop_signals_release(&px->signals);
 	proxy_admin_free(px->admin);
 	loop_reaper_release(&px->reaper);
+	/* after the reaper: freed handlers give their endpoints back */
+	discovery_free(px->discovery);
 	while (px->pipes.n) {
 		px->pipes.n--;
 		close(px->pipes.fds[px->pipes.n][0]);

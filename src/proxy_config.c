@@ -346,6 +346,12 @@ int proxy_config_parse(struct proxy_config *cfg, int *argc, char ***argv)
 		  "Explicit mode: send inbound traffic to ADDR (the local app) "
 		  "instead of the original destination",
 		  "CONDUIT_PROXY_INBOUND_FORWARD" },
+		{ FLAG_STRING, 0, "destination-svc-addr", &cfg->destination_addr,
+		  "ADDR",
+		  "Service discovery: the controller's destination component "
+		  "(outbound HTTP is routed by Host/:authority to the service's "
+		  "endpoints; unset: to the original destination)",
+		  "CONDUIT_PROXY_DESTINATION_SVC_ADDR" },
 		{ FLAG_FUNC, 0, "inbound-ports-disable-protocol-detection",
 		  &cfg->inbound_no_detect, "PORTS",
 		  "Inbound ports relayed as TCP at once (server-first protocols)",
@@ -508,6 +514,8 @@ char *proxy_config_json(const struct proxy_config *cfg)
 	json_set_string(o, "CONDUIT_PROXY_ADMIN_SHUTDOWN",
 			cfg->admin_shutdown ? "true" : "false");
 	json_set_string(o, "CONDUIT_PROXY_LOG", log_level_name(cfg->log_level));
+	json_set_string(o, "CONDUIT_PROXY_DESTINATION_SVC_ADDR",
+			cfg->destination_addr ? cfg->destination_addr : "");
 	set_str(o, "CONDUIT_PROXY_POD_NAMESPACE", cfg->pod_namespace);
 	set_str(o, "CONDUIT_PROXY_POD_NAME", cfg->pod_name);
 	set_str(o, "CONDUIT_PROXY_WORKLOAD_KIND", cfg->workload_kind);

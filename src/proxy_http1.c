@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conduit/discovery.h"
 #include "conduit/log.h"
 #include "conduit/proxy_tcp.h"
 #include "conduit/time.h"
@@ -191,6 +192,13 @@ struct h1 {
 	int64_t start_ns;	/* the request head was parsed */
 	struct proxy_http_metrics *hm;
 	uint64_t requests;
+	/* outbound routing by Host through service discovery */
+	struct sock_addr upstream;	/* where sfd goes */
+	struct dsc_endpoint *ep;	/* the endpoint sfd goes to, held */
+	bool ep_busy;			/* a request on ep is counted pending */
+	char route[256];		/* the service ep belongs to */
+	struct dsc_wait wait;		/* waiting for a first answer */
+	unsigned tries;			/* endpoints that failed this request */
 };
 
 static void step(struct h1 *h);
@@ -229,6 +237,15 @@ static void conn_abort(struct h1 *h)
 	proxy_conn_abort(h->c);
 }
 
+/* ep_finish - the request on h->ep is over (rtt_ns < 0: it failed) */
+static void ep_finish(struct h1 *h, int64_t rtt_ns)
+{
+	if (h->ep && h->ep_busy) {
+		dsc_done(h->c->px->discovery, h->ep, rtt_ns);
+		h->ep_busy = false;
+	}
+}
+
 /* server_close - drop the upstream connection (reset it if asked) */
 static void server_close(struct h1 *h, bool reset)
 {
@@ -258,6 +275,12 @@ static void server_close(struct h1 *h, bool reset)
 	buf_clear(&h->sin);
 	buf_clear(&h->sout);
 	http1_parser_reset(h->resp);
+	ep_finish(h, -1);
+	if (h->ep) {
+		dsc_release(h->ep);
+		h->ep = NULL;
+	}
+	h->route[0] = 0;
 }
 
 static void log_answer(struct h1 *h, int status, const char *reason)
@@ -268,7 +291,7 @@ static void log_answer(struct h1 *h, int status, const char *reason)
 		 "dir=%s peer=%s target=%s status=%d reason=%s",
 		 proxy_dir_name(h->c->dir),
 		 sock_addr_format(&h->c->peer, p, sizeof(p)),
-		 sock_addr_format(&h->c->target, a, sizeof(a)), status,
+		 sock_addr_format(&h->upstream, a, sizeof(a)), status,
 		 log_quote(q, sizeof(q), reason));
 }
 
@@ -309,18 +332,55 @@ static void answer(struct h1 *h, int status, const char *reason)
 
 /* --- the upstream connection ----------------------------------------------- */
 
+static void connect_endpoint(struct h1 *h, struct dsc_service *svc,
+			     const char *name);
+
+/*
+ * connect_failed - the upstream refused or timed out before any of the
+ * request reached it. A service endpoint backs off and the request tries
+ * another one (twice at most); else the client gets 502, or 504 for a
+ * timeout.
+ */
+static void connect_failed(struct h1 *h, int err)
+{
+	struct proxy_conn *c = h->c;
+	char e[64], a[SOCK_ADDR_STRLEN], name[256];
+	struct buf keep;
+
+	log_info("http/1: connect failed", "dir=%s target=%s error=%s",
+		 proxy_dir_name(c->dir),
+		 sock_addr_format(&h->upstream, a, sizeof(a)),
+		 proxy_errstr(-err, e, sizeof(e)));
+	if (h->ep && h->route[0] && h->tries < 2) {
+		dsc_connect_failed(c->px->discovery, h->ep);
+		str_copy(name, h->route, sizeof(name));
+		/* the request waits in sout: keep it across the close */
+		keep = h->sout;
+		buf_init(&h->sout, keep.max);
+		server_close(h, false);
+		buf_release(&h->sout);
+		h->sout = keep;
+		h->tries++;
+		connect_endpoint(h, discovery_lookup(c->px->discovery, name),
+				 name);
+		return;
+	}
+	if (h->ep)
+		dsc_connect_failed(c->px->discovery, h->ep);
+	if (err == -ETIMEDOUT)
+		answer(h, 504, "upstream connect timeout");
+	else
+		answer(h, 502, err == -ECONNREFUSED ? "upstream connection refused"
+						    : "upstream connect failed");
+}
+
 static void on_connect_done(struct h1 *h)
 {
 	struct proxy_conn *c = h->c;
-	char e[64];
 	int err = sock_error(h->sfd);
 
 	if (err) {
-		log_info("http/1: connect failed", "dir=%s error=%s",
-			 proxy_dir_name(c->dir),
-			 proxy_errstr(-err, e, sizeof(e)));
-		answer(h, 502, err == -ECONNREFUSED ? "upstream connection refused" :
-						       "upstream connect failed");
+		connect_failed(h, err);
 		return;
 	}
 	h->connecting = false;
@@ -335,11 +395,16 @@ static void on_connect_done(struct h1 *h)
 static void server_connect(struct h1 *h)
 {
 	struct proxy_conn *c = h->c;
-	int fd = sock_connect(&c->target);
+	int fd;
 
+	if (!h->upstream.len) {
+		/* explicit outbound and the Host names no known service */
+		answer(h, 502, "no destination for this authority");
+		return;
+	}
+	fd = sock_connect(&h->upstream);
 	if (fd < 0) {
-		answer(h, 502, fd == -ECONNREFUSED ? "upstream connection refused" :
-						      "upstream connect failed");
+		connect_failed(h, fd);
 		return;
 	}
 	sock_set_nodelay(fd);
@@ -356,10 +421,125 @@ static void on_stimer(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	answer(h, 504, h->connecting ? "upstream connect timeout" :
-				       "upstream response timeout");
+	if (h->connecting)
+		connect_failed(h, -ETIMEDOUT);
+	else
+		answer(h, 504, "upstream response timeout");
 	if (!h->gone)
 		step(h);
+}
+
+/* --- routing ---------------------------------------------------------------- */
+
+/* connect_endpoint - send the request to an endpoint of service svc */
+static void connect_endpoint(struct h1 *h, struct dsc_service *svc,
+			     const char *name)
+{
+	struct dsc_endpoint *e = dsc_pick(svc);
+
+	if (!e) {
+		answer(h, 503, "no endpoints");
+		return;
+	}
+	h->ep = e;
+	h->ep_busy = true;
+	h->upstream = e->addr;
+	str_copy(h->route, name, sizeof(h->route));
+	server_connect(h);
+}
+
+/* route_state - go on with the request once discovery knows svc */
+static void route_state(struct h1 *h, struct dsc_service *svc,
+			const char *name, enum dsc_state st)
+{
+	switch (st) {
+	case DSC_READY:
+		connect_endpoint(h, svc, name);
+		break;
+	case DSC_EMPTY:
+		answer(h, 503, "no endpoints");
+		break;
+	case DSC_NOT_FOUND:
+		/* not a service the mesh knows: where it was going */
+		h->upstream = h->c->target;
+		server_connect(h);
+		break;
+	case DSC_PENDING:
+		answer(h, 503, "service discovery timed out");
+		break;
+	}
+}
+
+static void on_resolved(void *arg, enum dsc_state st)
+{
+	struct h1 *h = arg;
+	char name[256];
+
+	if (h->gone)
+		return;
+	str_copy(name, h->route, sizeof(name));
+	h->route[0] = 0;
+	route_state(h, discovery_lookup(h->c->px->discovery, name), name, st);
+	if (!h->gone)
+		step(h);
+}
+
+/*
+ * route_name - the service the request goes to (outbound, with discovery,
+ * a Host naming a service) into name; false (name "") otherwise
+ */
+static bool route_name(struct h1 *h, struct http1_str host, char *name,
+		       size_t size)
+{
+	struct proxy_conn *c = h->c;
+
+	name[0] = 0;
+	return c->dir == PROXY_OUTBOUND && c->px->discovery &&
+	       !h->connect_req && discovery_name(host.p, host.len, name, size);
+}
+
+/* upstream_fits - can the kept-alive upstream carry a request to name? */
+static bool upstream_fits(const struct h1 *h, const char *name)
+{
+	if (h->sfd < 0)
+		return false;
+	if (!name[0])
+		return !h->ep;
+	return h->ep && !h->ep->removed && !strcmp(h->route, name);
+}
+
+/*
+ * route - where the request just parsed goes (the upstream that did not
+ * fit it is closed already). Inbound, and outbound without discovery or
+ * for a Host that names no service: the connection's target. Outbound
+ * with discovery: an endpoint of the service, the kept-alive one while it
+ * stays in the service's set; while discovery has no answer yet the
+ * request waits (its body is held by the bounded output buffer).
+ */
+static void route(struct h1 *h, const char *name)
+{
+	struct proxy_conn *c = h->c;
+	struct dsc_service *svc;
+
+	if (h->sfd >= 0) {
+		if (h->ep) {
+			dsc_begin(h->ep);
+			h->ep_busy = true;
+		}
+		return;
+	}
+	if (!name[0]) {
+		h->upstream = c->target;
+		server_connect(h);
+		return;
+	}
+	svc = discovery_lookup(c->px->discovery, name);
+	if (dsc_service_state(svc) == DSC_PENDING) {
+		str_copy(h->route, name, sizeof(h->route));
+		dsc_service_wait(svc, &h->wait, on_resolved, h);
+		return;
+	}
+	route_state(h, svc, name, dsc_service_state(svc));
 }
 
 /* --- requests -------------------------------------------------------------- */
@@ -370,11 +550,13 @@ static void on_request_head(struct h1 *h)
 	struct http1_parser *req = h->req;
 	struct http1_str host = { "", 0 };
 	unsigned flags = 0;
+	char name[256];
 
 	h->active = true;
 	h->partial = false;
 	h->req_done = h->resp_head = h->interim = h->tunnel = false;
 	h->requests++;
+	h->tries = 0;
 	h->start_ns = time_mono_ns();
 	ev_timer_stop(hloop(h), &h->ctimer);
 	h->head_req = !strcmp(http1_method(req), "HEAD");
@@ -396,6 +578,9 @@ static void on_request_head(struct h1 *h)
 		answer(h, 503, "proxy draining");
 		return;
 	}
+	route_name(h, host, name, sizeof(name));
+	if (h->sfd >= 0 && !upstream_fits(h, name))
+		server_close(h, false); /* before the head goes into sout */
 	h->req_out = proxy_http1_request_framing(req);
 	if (h->req_out == PROXY_H1_CHUNKED)
 		flags |= PROXY_H1_HEAD_CHUNKED;
@@ -407,8 +592,7 @@ static void on_request_head(struct h1 *h)
 	}
 	if (h->head_req || h->connect_req)
 		http1_expect_no_body(h->resp);
-	if (h->sfd < 0)
-		server_connect(h);
+	route(h, name);
 }
 
 static int put_chunk(struct buf *b, const char *p, size_t n)
@@ -566,6 +750,7 @@ static void on_response_head(struct h1 *h)
 		return;
 	}
 	h->resp_head = true;
+	ep_finish(h, time_mono_ns() - h->start_ns);
 }
 
 /* exchange_done - the response is complete: keep or drop the upstream,
@@ -984,6 +1169,7 @@ static void h1_stop(struct proxy_conn *c)
 		return;
 	h->gone = true;
 	stop_watchers(h);
+	dsc_wait_cancel(&h->wait);
 	server_close(h, false);
 	log_debug("connection closed",
 		  "dir=%s proto=%s target=%s requests=%llu ms=%lld",

@@ -131,6 +131,7 @@ struct proxy_pipes {
 
 struct proxy_admin;
 struct linger_conn;
+struct discovery;
 
 struct proxy {
 	struct ev_loop *loop;
@@ -139,6 +140,7 @@ struct proxy {
 	struct loop_reaper reaper;
 	struct proxy_metrics *metrics;
 	struct proxy_admin *admin;
+	struct discovery *discovery;	/* NULL: no service discovery */
 	struct proxy_listener listeners[PROXY_MAX_LISTENERS];
 	size_t nlisteners;
 	ev_timer accept_pause;	/* out of fds: retry accepting later */

@@ -52,6 +52,8 @@ struct proxy_config {
 	struct proxy_addrs admin_listen;     /* 0.0.0.0:4191 */
 	struct proxy_addrs control_listen;   /* 0.0.0.0:4190 */
 	bool has_inbound_forward;	     /* explicit mode */
+	/* the destination component (IP:port); NULL: no discovery */
+	const char *destination_addr;
 	struct sock_addr inbound_forward;    /* where inbound traffic goes */
 	/* server-first ports: no protocol detection, straight to TCP */
 	struct proxy_ports inbound_no_detect;

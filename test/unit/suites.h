@@ -10,6 +10,7 @@
 	SUITE(base)      \
 	SUITE(map)       \
 	SUITE(cluster)   \
+	SUITE(discovery) \
 	SUITE(pki)       \
 	SUITE(tmpl)      \
 	SUITE(base64)    \
