@@ -92,6 +92,7 @@ struct httpd {
 	struct pool pool;
 	struct conn *conns;
 	size_t nconns;
+	struct conn *orphans;	/* closed, their request still owned */
 	uint64_t requests;
 	int lfd;
 	ev_io accept_w;
@@ -155,6 +156,36 @@ static void conn_free(struct loop_reap *r)
 	pool_put(&c->srv->pool, c);
 }
 
+static void list_unlink(struct conn **head, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		*head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void list_push(struct conn **head, struct conn *c)
+{
+	c->prev = NULL;
+	c->next = *head;
+	if (*head)
+		(*head)->prev = c;
+	*head = c;
+}
+
+/* orphan_release - the handler let go of an orphan's request: free it */
+static void orphan_release(struct conn *c)
+{
+	if (!c->orphan)
+		return;
+	c->orphan = false;
+	list_unlink(&c->srv->orphans, c);
+	loop_reaper_defer(&c->srv->reaper, &c->reap);
+}
+
 static bool req_owned(const struct httpd_req *req)
 {
 	return req->state == RQ_HANDLER || req->state == RQ_STREAM;
@@ -177,16 +208,12 @@ static void conn_close(struct conn *c)
 	ev_timer_stop(s->loop, &c->timer);
 	close(c->fd);
 	c->fd = -1;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	list_unlink(&s->conns, c);
 	s->nconns--;
 	if (req_owned(&c->req)) {
 		if (!c->req.on_cancel) {
 			c->orphan = true;
+			list_push(&s->orphans, c);
 			return;
 		}
 		c->req.state = RQ_DONE;
@@ -304,10 +331,7 @@ static bool flush(struct conn *c)
 static void kick(struct conn *c)
 {
 	if (c->closed) {
-		if (c->orphan) {
-			c->orphan = false;
-			loop_reaper_defer(&c->srv->reaper, &c->reap);
-		}
+		orphan_release(c);
 		return;
 	}
 	if (!c->in_process)
@@ -734,10 +758,7 @@ int httpd_adopt(struct httpd *s, int fd, const struct sock_addr *peer)
 	ev_io_init(&c->rd, on_read, fd, EV_READ);
 	ev_io_init(&c->wr, on_write, fd, EV_WRITE);
 	ev_timer_init(&c->timer, on_timer, 0, 0);
-	c->next = s->conns;
-	if (s->conns)
-		s->conns->prev = c;
-	s->conns = c;
+	list_push(&s->conns, c);
 	s->nconns++;
 	set_phase(c, PH_IDLE);
 	ev_io_start(s->loop, &c->rd);
@@ -900,6 +921,8 @@ void httpd_free(struct httpd *s)
 	stop_listening(s);
 	while (s->conns)
 		conn_close(s->conns);
+	while (s->orphans)
+		orphan_release(s->orphans);
 	loop_reaper_release(&s->reaper);
 	pool_release(&s->pool);
 	for (rt = s->routes; rt; rt = next) {
@@ -1070,10 +1093,7 @@ static int stream_drop(struct conn *c, int err)
 	c->req.state = RQ_DONE;
 	if (!c->closed)
 		conn_close(c);
-	if (c->orphan) {
-		c->orphan = false;
-		loop_reaper_defer(&c->srv->reaper, &c->reap);
-	}
+	orphan_release(c);
 	return err;
 }
 
