@@ -90,17 +90,22 @@ size_t demoapp_tally_results(const struct demoapp_tally *t,
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < demoapp_nemojis && n < max; i++) {
+	if (!max)
+		return 0;
+	for (size_t i = 0; i < demoapp_nemojis; i++) {
 		size_t j;
 
 		if (!t->votes[i])
 			continue;
+		if (n == max && out[n - 1].votes >= t->votes[i])
+			continue; /* not in the top max */
+		if (n < max)
+			n++;
 		/* insertion: most votes first, ties keep display order */
-		for (j = n; j > 0 && out[j - 1].votes < t->votes[i]; j--)
+		for (j = n - 1; j > 0 && out[j - 1].votes < t->votes[i]; j--)
 			out[j] = out[j - 1];
 		out[j].shortcode = demoapp_emojis[i].shortcode;
 		out[j].votes = t->votes[i];
-		n++;
 	}
 	return n;
 }

@@ -34,7 +34,8 @@
 	SUITE(h2)        \
 	SUITE(grpc)      \
 	SUITE(httpd)     \
-	SUITE(httpc)
+	SUITE(httpc)     \
+	SUITE(demoapp)
 
 #define SUITE_DECLARE(m) Suite *m##_suite(void);
 SUITE_LIST(SUITE_DECLARE)
