@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conduit/embed.h"
 #include "conduit/flag.h"
 #include "conduit/grpc.h"
 #include "conduit/httpc.h"
@@ -16,6 +17,8 @@
 #include "conduit/log.h"
 #include "conduit/loop.h"
 #include "conduit/time.h"
+#include "conduit/tmpl.h"
+#include "conduit/version.h"
 #include "emojivoto.pb-c.h"
 
 #define EMOJI_LIST_ALL "/emojivoto.v1.EmojiService/ListAll"
@@ -1026,9 +1029,13 @@ static int resolve(const struct flag_cmd *cmd, const char *flag,
 					 value, flag, err);
 			return -EINVAL;
 		}
-		if (attempt == 0)
+		if (attempt == 0) {
+			char q[200];
+
 			log_warn("cannot resolve yet: retrying for 30s",
-				 "flag=--%s reason=\"%s\"", flag, err);
+				 "flag=--%s reason=%s", flag,
+				 log_quote(q, sizeof(q), err));
+		}
 		sleep(1);
 	}
 }
@@ -1036,6 +1043,8 @@ static int resolve(const struct flag_cmd *cmd, const char *flag,
 int demoapp_config_parse(struct demoapp_config *cfg, int *argc, char ***argv)
 {
 	const char *role = NULL, *listen = NULL, *log = "info";
+	const char *image = version_image(), *policy = "IfNotPresent";
+	bool print = false;
 	const char *emoji = "emoji-svc.emojivoto.svc.cluster.local:8080";
 	const char *voting = "voting-svc.emojivoto.svc.cluster.local:8080";
 	const char *web = "web-svc.emojivoto.svc.cluster.local:80";
@@ -1075,6 +1084,14 @@ int demoapp_config_parse(struct demoapp_config *cfg, int *argc, char ***argv)
 		  "DEMO_SEED", 0, 0 },
 		{ FLAG_STRING, 0, "log", &log, "LEVEL",
 		  "Log level: error, warn, info, debug, trace", "DEMO_LOG" },
+		{ FLAG_BOOL, 0, "print-manifest", &print, NULL,
+		  "Print the app's Kubernetes manifest (namespace emojivoto) "
+		  "and exit" },
+		{ FLAG_STRING, 0, "image", &image, "IMAGE",
+		  "--print-manifest: the image to run (default: this build's)" },
+		{ FLAG_STRING, 0, "image-pull-policy", &policy, "POLICY",
+		  "--print-manifest: Always, IfNotPresent or Never "
+		  "(default IfNotPresent)" },
 		{ FLAG_END },
 	};
 	const struct flag_cmd cmd = {
@@ -1100,6 +1117,11 @@ int demoapp_config_parse(struct demoapp_config *cfg, int *argc, char ***argv)
 	r = flag_parse(&cmd, argc, argv);
 	if (r)
 		return r;
+	cfg->image = image;
+	cfg->image_pull_policy = policy;
+	cfg->print_manifest = print;
+	if (print)
+		return FLAG_OK;
 	if (!role) {
 		flag_usage_error(&cmd, "--role is required (web, emoji, voting "
 				       "or bot)");
@@ -1144,4 +1166,36 @@ int demoapp_config_parse(struct demoapp_config *cfg, int *argc, char ***argv)
 	    resolve(&cmd, "web-addr", web, &cfg->web_addr))
 		return -EINVAL;
 	return FLAG_OK;
+}
+
+/* --- the Kubernetes manifest --------------------------------------------------- */
+
+int demoapp_manifest(struct buf *out, const char *image,
+		     const char *pull_policy, char *err, size_t errlen)
+{
+	const struct embed_file *f = embed_find("manifests/demo-app.yml");
+	const struct tmpl_var vars[] = {
+		{ "image", image },
+		{ "image_pull_policy", pull_policy },
+	};
+	size_t n = strlen(image);
+
+	BUG_ON(!f);
+	/* a reference: [host[:port]/]path[:tag][@digest], nothing that
+	 * could break out of the YAML scalar */
+	if (!n || n > 255 ||
+	    strspn(image, "abcdefghijklmnopqrstuvwxyz"
+			  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./:_@-") != n) {
+		snprintf(err, errlen, "--image: \"%s\" is not an image reference",
+			 image);
+		return -EINVAL;
+	}
+	if (strcmp(pull_policy, "Always") && strcmp(pull_policy, "IfNotPresent") &&
+	    strcmp(pull_policy, "Never")) {
+		snprintf(err, errlen, "--image-pull-policy: \"%s\": want Always, "
+			 "IfNotPresent or Never", pull_policy);
+		return -EINVAL;
+	}
+	return tmpl_render((const char *)f->data, f->len, vars,
+			   ARRAY_SIZE(vars), out, err, errlen);
 }

@@ -128,6 +128,10 @@ struct demoapp_config {
 	double timeout;			/* s for each upstream call */
 	uint64_t seed;			/* bot: 0 picks one */
 	int log_level;			/* enum log_level */
+	/* --print-manifest: print the Kubernetes manifest, run nothing */
+	bool print_manifest;
+	const char *image;		/* its image (default: this build's) */
+	const char *image_pull_policy;
 };
 
 /*
@@ -140,6 +144,17 @@ struct demoapp_config {
  * FLAG_HELP, or -EINVAL (the error printed).
  */
 int demoapp_config_parse(struct demoapp_config *cfg, int *argc, char ***argv);
+
+/*
+ * demoapp_manifest - manifests/demo-app.yml (embedded) rendered with image
+ * and pull_policy (Always, IfNotPresent or Never): namespace emojivoto,
+ * ServiceAccounts, Services emoji-svc:8080, voting-svc:8080, web-svc:80,
+ * Deployments emoji, voting, web, vote-bot. Appends to out. Returns 0, or
+ * -EINVAL with the reason in err (an image reference or policy that would
+ * not be one).
+ */
+int demoapp_manifest(struct buf *out, const char *image,
+		     const char *pull_policy, char *err, size_t errlen);
 
 /*
  * demoapp_run - serve cfg->role on loop until SIGTERM or SIGINT (the
