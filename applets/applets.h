@@ -19,6 +19,7 @@
 	APPLET(controller, "controller", "Run the control plane components")   \
 	STUB(dashboard, "dashboard", "Open the mesh dashboard in a browser")   \
 	STUB(demo, "demo", "Run the whole mesh and a sample app on this machine") \
+	APPLET(demo_app, "demo-app", "Run one service of the emojivoto sample app") \
 	STUB(edges, "edges", "Show who talks to whom, and whether it is secured") \
 	STUB(get, "get", "List meshed resources")                              \
 	APPLET(inject, "inject", "Add the proxy to Kubernetes manifests")        \

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <linux/netfilter_ipv4.h>
 #include <net/if.h>
+#include <netdb.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,5 +324,45 @@ int sock_original_dst(int fd, struct sock_addr *out)
 			       &out->len))
 			return -errno;
 	}
+	return 0;
+}
+
+int sock_addr_resolve(const char *s, struct sock_addr *out, char *err,
+		      size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	const char *colon;
+	char host[256];
+	int r;
+
+	if (sock_addr_parse(s, out, err, errlen) == 0)
+		return 0;
+	/* a name: NAME:PORT (an IPv6 literal was refused above already) */
+	colon = s ? strrchr(s, ':') : NULL;
+	if (!colon || colon == s || s[0] == '[' ||
+	    memchr(s, ':', (size_t)(colon - s)))
+		return -EINVAL; /* err says why */
+	if ((size_t)(colon - s) >= sizeof(host))
+		return fail(err, errlen, "host name too long");
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    strlen(colon + 1) > 5 || atoi(colon + 1) > 65535)
+		return fail(err, errlen, "port is not a number in 0-65535");
+	r = getaddrinfo(host, colon + 1, &hints, &res);
+	if (r || !res) {
+		if (err && errlen)
+			snprintf(err, errlen, "cannot resolve \"%s\": %s", host,
+				 gai_strerror(r));
+		if (res)
+			freeaddrinfo(res);
+		return -ENOENT;
+	}
+	memset(out, 0, sizeof(*out));
+	memcpy(&out->u.ss, res->ai_addr, res->ai_addrlen);
+	out->len = res->ai_addrlen;
+	freeaddrinfo(res);
 	return 0;
 }

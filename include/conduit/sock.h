@@ -90,4 +90,15 @@ int sock_peer_addr(int fd, struct sock_addr *out);
  */
 int sock_original_dst(int fd, struct sock_addr *out);
 
+/*
+ * sock_addr_resolve - like sock_addr_parse, but the host may also be a
+ * name ("emoji-svc.emojivoto:8080", "localhost:8085"), looked up with
+ * getaddrinfo (the first TCP address; IPv4 and IPv6 as configured).
+ * BLOCKING: for start-up and one-shot CLIs only, never from a loop
+ * callback. Returns 0, or -EINVAL (malformed) / -ENOENT (no such name,
+ * or the lookup failed) with the reason in err.
+ */
+int sock_addr_resolve(const char *s, struct sock_addr *out, char *err,
+		      size_t errlen);
+
 #endif

@@ -517,6 +517,26 @@ START_TEST(test_original_dst_not_redirected)
 }
 END_TEST
 
+START_TEST(test_addr_resolve)
+{
+	struct sock_addr a;
+	char err[128], buf[SOCK_ADDR_STRLEN];
+
+	ck_assert_int_eq(sock_addr_resolve("10.1.2.3:80", &a, err, sizeof(err)), 0);
+	ck_assert_str_eq(sock_addr_format(&a, buf, sizeof(buf)), "10.1.2.3:80");
+	/* /etc/hosts names localhost */
+	ck_assert_int_eq(sock_addr_resolve("localhost:8085", &a, err, sizeof(err)), 0);
+	ck_assert(sock_addr_is_loopback(&a));
+	ck_assert_int_eq(sock_addr_port(&a), 8085);
+	ck_assert_int_eq(sock_addr_resolve("localhost", &a, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(sock_addr_resolve("localhost:http", &a, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(sock_addr_resolve("localhost:70000", &a, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(sock_addr_resolve("no-such-host.invalid:80", &a, err,
+					   sizeof(err)), -ENOENT);
+	ck_assert_msg(strstr(err, "no-such-host.invalid"), "%s", err);
+}
+END_TEST
+
 START_TEST(test_fd_errors)
 {
 	struct sock_addr a;
@@ -565,6 +585,7 @@ Suite *sock_suite(void)
 	tcase_add_test(tc, test_ipv6);
 	tcase_add_test(tc, test_original_dst_not_redirected);
 	tcase_add_test(tc, test_fd_errors);
+	tcase_add_test(tc, test_addr_resolve);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -35,7 +35,10 @@
 	SUITE(proxy_http1) \
 	SUITE(proxy_config)\
 	SUITE(h2)        \
-	SUITE(grpc)
+	SUITE(grpc)      \
+	SUITE(httpd)     \
+	SUITE(httpc)     \
+	SUITE(demoapp)
 
 #define SUITE_DECLARE(m) Suite *m##_suite(void);
 SUITE_LIST(SUITE_DECLARE)
