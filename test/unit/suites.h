@@ -11,6 +11,8 @@
 	SUITE(map)       \
 	SUITE(cluster)   \
 	SUITE(discovery) \
+	SUITE(promtext)  \
+	SUITE(stats)     \
 	SUITE(pki)       \
 	SUITE(tmpl)      \
 	SUITE(base64)    \
