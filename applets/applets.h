@@ -20,13 +20,13 @@
 	STUB(dashboard, "dashboard", "Open the mesh dashboard in a browser")   \
 	STUB(demo, "demo", "Run the whole mesh and a sample app on this machine") \
 	APPLET(demo_app, "demo-app", "Run one service of the emojivoto sample app") \
-	STUB(edges, "edges", "Show who talks to whom, and whether it is secured") \
-	STUB(get, "get", "List meshed resources")                              \
+	APPLET(edges, "edges", "Show who talks to whom, and whether it is secured") \
+	APPLET(get, "get", "List meshed resources")                              \
 	APPLET(inject, "inject", "Add the proxy to Kubernetes manifests")        \
 	APPLET(install, "install", "Print the control plane's Kubernetes manifests") \
 	APPLET(proxy, "proxy", "Run the sidecar data plane proxy")               \
 	APPLET(proxy_init, "proxy-init", "Install the traffic redirect rules in a pod's network namespace") \
-	STUB(stat, "stat", "Show success rate, request rate and latency")      \
+	APPLET(stat, "stat", "Show success rate, request rate and latency")    \
 	STUB(tap, "tap", "Watch live requests")                                \
 	STUB(top, "top", "Show the busiest paths, live")                       \
 	APPLET(uninject, "uninject", "Remove the proxy from Kubernetes manifests") \

@@ -42,7 +42,7 @@ static int flag_log(const char *arg, void *value, char *err, size_t errlen)
 int applet_controller(int argc, char **argv)
 {
 	struct controller_config cfg;
-	int64_t interval = NSEC_PER_SEC;
+	int64_t interval = NSEC_PER_SEC, scrape = 10 * NSEC_PER_SEC;
 	struct ev_loop *loop;
 	int r;
 
@@ -78,8 +78,8 @@ int applet_controller(int argc, char **argv)
 			{ FLAG_FUNC, 0, "admin-addr", &cfg.admin_addr, "ADDR",
 			  "Admin listener: /metrics, /ready, /live", NULL, 0, 0,
 			  flag_addr, "0.0.0.0:9996" },
-			{ FLAG_STRING, 0, "prometheus-url", &cfg.prometheus_url,
-			  "URL", "public-api: compute stats with PromQL from this Prometheus",
+			{ FLAG_DURATION, 0, "scrape-interval", &scrape,
+			  "DURATION", "public-api: how often to scrape every meshed pod's proxy /metrics",
 			  NULL },
 			{ FLAG_FUNC, 0, "log-level", &cfg.log_level, "LEVEL",
 			  "Log level: error, warn, info, debug, trace",
@@ -101,8 +101,11 @@ int applet_controller(int argc, char **argv)
 			return flag_exit_code(r);
 		if (interval <= 0)
 			return flag_usage_error(&cmd, "--cluster-dir-interval must be positive");
+		if (scrape < NSEC_PER_SEC / 10)
+			return flag_usage_error(&cmd, "--scrape-interval must be at least 100ms");
 	}
 	cfg.cluster_dir_interval = (double)interval / NSEC_PER_SEC;
+	cfg.scrape_interval = (double)scrape / NSEC_PER_SEC;
 	log_set_level(cfg.log_level);
 	log_set_component("controller");
 	loop = ev_default_loop(EVFLAG_AUTO);

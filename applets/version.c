@@ -4,14 +4,16 @@
  *
  *   conduit version [--client] [--short] [-o json]
  *
- * The server version comes from the public API, which is not built yet:
- * until then the server is reported "unavailable".
+ * The server version comes from the public API (--api-addr,
+ * $CONDUIT_API_ADDR, default 127.0.0.1:8085): "unavailable", and exit 2,
+ * when it cannot be reached.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "applets.h"
+#include "conduit/cli.h"
 #include "conduit/flag.h"
 #include "conduit/json.h"
 #include "conduit/version.h"
@@ -19,7 +21,7 @@
 int applet_version(int argc, char **argv)
 {
 	bool client_only = false, short_out = false;
-	const char *output = "";
+	const char *output = "", *api = NULL;
 	const struct flag flags[] = {
 		{ FLAG_BOOL, 0, "client", &client_only, NULL,
 		  "Print the client version only" },
@@ -27,6 +29,8 @@ int applet_version(int argc, char **argv)
 		  "Print the version number(s) only" },
 		{ FLAG_STRING, 'o', "output", &output, "FORMAT",
 		  "Output format: json (default: text)" },
+		{ FLAG_STRING, 0, "api-addr", &api, "HOST:PORT",
+		  "The public API (default $CONDUIT_API_ADDR, else 127.0.0.1:8085)" },
 		{ FLAG_END },
 	};
 	const struct flag_cmd cmd = {
@@ -36,7 +40,9 @@ int applet_version(int argc, char **argv)
 		.flags = flags,
 	};
 	const char *server = "unavailable";
-	int r;
+	struct json *answer = NULL;
+	char err[300];
+	int r, rc = 0;
 
 	r = flag_parse(&cmd, &argc, &argv);
 	if (r)
@@ -44,6 +50,14 @@ int applet_version(int argc, char **argv)
 	if (*output && strcmp(output, "json") != 0)
 		return flag_usage_error(&cmd, "invalid value \"%s\" for flag -o: want json",
 					output);
+	if (!client_only) {
+		if (cli_api_get(cli_api_addr(api), "/api/v1/version", &answer,
+				err, sizeof(err)) == 0 &&
+		    json_string(json_get(answer, "version")))
+			server = json_string(json_get(answer, "version"));
+		else
+			rc = 2;
+	}
 	if (strcmp(output, "json") == 0) {
 		struct json *doc = json_new_object();
 		char *text;
@@ -55,16 +69,17 @@ int applet_version(int argc, char **argv)
 		puts(text);
 		free(text);
 		json_free(doc);
-		return 0;
-	}
-	if (short_out) {
+	} else if (short_out) {
 		puts(version_string());
 		if (!client_only)
 			puts(server);
-		return 0;
+	} else {
+		printf("Client version: %s\n", version_string());
+		if (!client_only)
+			printf("Server version: %s\n", server);
 	}
-	printf("Client version: %s\n", version_string());
-	if (!client_only)
-		printf("Server version: %s\n", server);
-	return 0;
+	if (rc)
+		fprintf(stderr, "conduit version: %s\n", err);
+	json_free(answer);
+	return rc;
 }

@@ -14,6 +14,7 @@
 #include "conduit/loop.h"
 #include "conduit/metrics.h"
 #include "conduit/proxy_admin.h"
+#include "conduit/public_api.h"
 #include "conduit/version.h"
 
 struct controller {
@@ -25,6 +26,7 @@ struct controller {
 	struct cluster *cluster;
 	struct cluster_dir *dir;
 	struct destination *destination;
+	struct public_api *public_api;
 	struct proxy_admin *admin;
 	int admin_fd;
 	ev_io admin_io;
@@ -46,6 +48,7 @@ void controller_config_init(struct controller_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->components = CONTROLLER_DESTINATION;
 	cfg->cluster_dir_interval = 1.0;
+	cfg->scrape_interval = 10.0;
 	cfg->controller_ns = "conduit";
 	cfg->cluster_domain = "cluster.local";
 	cfg->log_level = LOG_INFO;
@@ -294,6 +297,32 @@ static int start_destination(struct controller *c)
 	return 0;
 }
 
+static int start_public_api(struct controller *c)
+{
+	struct public_api_config pc = {
+		.loop = c->loop,
+		.cluster = c->cluster,
+		.metrics = c->metrics,
+		.scrape_interval = c->cfg->scrape_interval,
+	};
+	char a[SOCK_ADDR_STRLEN], e[128];
+	int r;
+
+	c->public_api = public_api_new(&pc);
+	r = public_api_listen(c->public_api, &c->cfg->public_api_addr);
+	if (r < 0) {
+		log_error("controller: cannot listen",
+			  "component=public-api addr=%s error=%s",
+			  sock_addr_format(&c->cfg->public_api_addr, a, sizeof(a)),
+			  log_quote(e, sizeof(e), strerror(-r)));
+		return -1;
+	}
+	log_info("controller: public API listening", "addr=%s scrape_interval=%gs",
+		 sock_addr_format(&c->cfg->public_api_addr, a, sizeof(a)),
+		 c->cfg->scrape_interval);
+	return 0;
+}
+
 int controller_run(const struct controller_config *cfg, struct ev_loop *loop)
 {
 	struct controller *c = xcalloc(1, sizeof(*c));
@@ -323,10 +352,14 @@ int controller_run(const struct controller_config *cfg, struct ev_loop *loop)
 	if ((cfg->components & CONTROLLER_DESTINATION) &&
 	    start_destination(c) < 0)
 		goto out;
+	if ((cfg->components & CONTROLLER_PUBLIC_API) &&
+	    start_public_api(c) < 0)
+		goto out;
 	log_info("controller started", "version=%s", version_string());
 	ev_run(loop, 0);
 	rc = 0;
 out:
+	public_api_free(c->public_api);
 	destination_free(c->destination);
 	if (c->admin_fd >= 0) {
 		ev_io_stop(loop, &c->admin_io);

@@ -222,6 +222,15 @@ static bool same_ip(const struct sock_addr *a, const struct sock_addr *b)
  * protection: a redirected connection whose original destination is the
  * proxy itself would otherwise come back to it, and again, forever.
  */
+static bool is_any(const struct sock_addr *a)
+{
+	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+
+	if (a->u.sa.sa_family == AF_INET)
+		return a->u.in4.sin_addr.s_addr == htonl(INADDR_ANY);
+	return !memcmp(&a->u.in6.sin6_addr, &any6, sizeof(any6));
+}
+
 static bool is_own(const struct proxy *px, const struct sock_addr *target)
 {
 	bool local = sock_addr_is_loopback(target);
@@ -233,7 +242,10 @@ static bool is_own(const struct proxy *px, const struct sock_addr *target)
 
 		if (sock_addr_port(l) != sock_addr_port(target))
 			continue;
-		if (local || same_ip(l, target))
+		/* a wildcard listener takes every local address; one bound
+		 * to an address only that one (pods on 127.0.x.y in local
+		 * mode share ports on distinct addresses) */
+		if (same_ip(l, target) || (local && is_any(l)))
 			return true;
 	}
 	return false;

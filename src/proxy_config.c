@@ -277,8 +277,7 @@ bool proxy_config_is_own_addr(const struct proxy_config *cfg,
 
 			if (sock_addr_port(l) != sock_addr_port(a))
 				continue;
-			if (sock_addr_is_loopback(a) || is_wildcard(l) ||
-			    sock_addr_equal(l, a))
+			if (is_wildcard(l) || sock_addr_equal(l, a))
 				return true;
 		}
 	}

@@ -78,6 +78,14 @@ void stats_forget(struct stats_store *s, const char *key)
 	ring_free(map_del(&s->pods, key));
 }
 
+void stats_retain(struct stats_store *s, bool (*alive)(void *arg, const char *key),
+		  void *arg)
+{
+	for (struct map_iter it = MAP_ITER; map_next(&s->pods, &it);)
+		if (!alive(arg, it.key))
+			ring_free(map_del(&s->pods, it.key));
+}
+
 size_t stats_pods(const struct stats_store *s)
 {
 	return map_len(&s->pods);

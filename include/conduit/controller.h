@@ -34,7 +34,7 @@ struct controller_config {
 	struct sock_addr destination_addr; /* 0.0.0.0:8086 */
 	struct sock_addr public_api_addr;  /* 0.0.0.0:8085 */
 	struct sock_addr admin_addr;	   /* 0.0.0.0:9996 */
-	const char *prometheus_url;	   /* public-api: stats from it */
+	double scrape_interval;		   /* public-api: s between scrapes */
 	enum log_level log_level;
 };
 

@@ -41,6 +41,9 @@ int stats_ingest(struct stats_store *s, const char *key, double t,
 
 /* stats_forget - drop a pod (deleted from the cluster) */
 void stats_forget(struct stats_store *s, const char *key);
+/* stats_retain - keep only the pods for which alive(arg, key) is true */
+void stats_retain(struct stats_store *s, bool (*alive)(void *arg, const char *key),
+		  void *arg);
 /* stats_pods - pods with at least one snapshot */
 size_t stats_pods(const struct stats_store *s);
 

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cli.c - what the API-reading CLI commands share: the API client, tables */
+#include "conduit/cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conduit/httpc.h"
+
+const char *cli_api_addr(const char *flag_value)
+{
+	const char *env = getenv("CONDUIT_API_ADDR");
+
+	if (flag_value && *flag_value)
+		return flag_value;
+	return env && *env ? env : CLI_DEFAULT_API_ADDR;
+}
+
+int cli_api_get(const char *addr, const char *path, struct json **out,
+		char *err, size_t errlen)
+{
+	struct httpc_req r = { 0 };
+	struct httpc_result res;
+	char why[96], perr[160];
+	struct json *j;
+	int rc;
+
+	*out = NULL;
+	if (sock_addr_parse(addr, &r.addr, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "invalid API address \"%s\": %s", addr, why);
+		return -EINVAL;
+	}
+	r.path = path;
+	r.timeout = 10;
+	r.max_body = 64u << 20;
+	r.flags = HTTPC_NO_REUSE;
+	rc = httpc_run(&r, &res);
+	if (rc) {
+		snprintf(err, errlen, "cannot reach the public API at %s: %s",
+			 addr, strerror(-rc));
+		return rc;
+	}
+	j = json_parse(res.body, res.body_len, perr, sizeof(perr));
+	if (res.status != 200) {
+		const char *m = j ? json_string(json_get(j, "error")) : NULL;
+
+		snprintf(err, errlen, "%s", m ? m : "the public API answered an error");
+		if (!m)
+			snprintf(err, errlen, "the public API answered %d", res.status);
+		json_free(j);
+		httpc_result_release(&res);
+		return -EPROTO;
+	}
+	httpc_result_release(&res);
+	if (!j) {
+		snprintf(err, errlen, "the public API's answer is not JSON: %s", perr);
+		return -EPROTO;
+	}
+	*out = j;
+	return 0;
+}
+
+char *cli_url_escape(const char *s, char *buf, size_t size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+
+	for (; *s && n + 4 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("._~-", c)) {
+			buf[n++] = (char)c;
+		} else {
+			buf[n++] = '%';
+			buf[n++] = hex[c >> 4];
+			buf[n++] = hex[c & 15];
+		}
+	}
+	buf[n] = 0;
+	return buf;
+}
+
+void cli_table_init(struct cli_table *t, size_t ncols,
+		    const char *const *headers)
+{
+	memset(t, 0, sizeof(*t));
+	t->ncols = ncols;
+	t->cap = 16;
+	t->cells = xcalloc(t->cap * ncols, sizeof(char *));
+	for (size_t i = 0; i < ncols; i++)
+		t->cells[i] = xstrdup(headers[i]);
+}
+
+void cli_table_add(struct cli_table *t, const char *const *cells)
+{
+	if (t->nrows + 2 > t->cap) {
+		t->cap *= 2;
+		t->cells = xrealloc(t->cells, t->cap * t->ncols * sizeof(char *));
+	}
+	t->nrows++;
+	for (size_t i = 0; i < t->ncols; i++)
+		t->cells[t->nrows * t->ncols + i] = xstrdup(cells[i] ? cells[i] : "");
+}
+
+void cli_table_print(const struct cli_table *t, FILE *f)
+{
+	size_t *w = xcalloc(t->ncols, sizeof(*w));
+
+	for (size_t r = 0; r <= t->nrows; r++)
+		for (size_t c = 0; c < t->ncols; c++)
+			w[c] = MAX(w[c], strlen(t->cells[r * t->ncols + c]));
+	for (size_t r = 0; r <= t->nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *s = t->cells[r * t->ncols + c];
+
+			if (c + 1 < t->ncols)
+				fprintf(f, "%-*s   ", (int)w[c], s);
+			else
+				fprintf(f, "%s", s);
+		}
+		fputc('\n', f);
+	}
+	free(w);
+}
+
+void cli_table_release(struct cli_table *t)
+{
+	for (size_t i = 0; i < (t->nrows + 1) * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	memset(t, 0, sizeof(*t));
+}
+
+char *cli_fmt_percent(const struct json *v, char *buf, size_t size)
+{
+	double d;
+
+	if (!json_number(v, &d))
+		return str_copy(buf, "-", size), buf;
+	snprintf(buf, size, "%.2f%%", d * 100);
+	return buf;
+}
+
+char *cli_fmt_rps(const struct json *v, char *buf, size_t size)
+{
+	double d;
+
+	if (!json_number(v, &d))
+		return str_copy(buf, "-", size), buf;
+	snprintf(buf, size, "%.1frps", d);
+	return buf;
+}
+
+char *cli_fmt_ms(const struct json *v, char *buf, size_t size)
+{
+	double d;
+
+	if (!json_number(v, &d))
+		return str_copy(buf, "-", size), buf;
+	if (d < 10)
+		snprintf(buf, size, "%.1fms", d);
+	else
+		snprintf(buf, size, "%.0fms", d);
+	return buf;
+}
