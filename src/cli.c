@@ -165,3 +165,47 @@ char *cli_fmt_ms(const struct json *v, char *buf, size_t size)
 		snprintf(buf, size, "%.0fms", d);
 	return buf;
 }
+
+void cli_print_stat(FILE *f, const struct json *rows, bool all_ns,
+		    const char *res)
+{
+	static const char *const head[] = { "NAMESPACE", "NAME", "MESHED",
+					    "SUCCESS", "RPS", "LATENCY_P50",
+					    "LATENCY_P95", "LATENCY_P99",
+					    "TCP_CONN" };
+	bool out = !strcmp(res, "authority") || !strcmp(res, "service");
+	size_t skip = all_ns ? 0 : 1;
+	struct cli_table t;
+
+	cli_table_init(&t, ARRAY_SIZE(head) - skip, head + skip);
+	for (size_t i = 0; i < json_count(rows); i++) {
+		const struct json *r = json_at(rows, i);
+		char meshed[32], sr[32], rps[32], p50[32], p95[32], p99[32], tcp[32];
+		const char *cells[9];
+		double m = 0, tot = 0, tc = 0;
+
+		json_number(json_get(r, "meshed_pods"), &m);
+		json_number(json_get(r, "total_pods"), &tot);
+		json_number(json_get(r, "tcp_open_connections"), &tc);
+		if (out)
+			snprintf(meshed, sizeof(meshed), "-");
+		else
+			snprintf(meshed, sizeof(meshed), "%.0f/%.0f", m, tot);
+		snprintf(tcp, sizeof(tcp), out ? "-" : "%.0f", tc);
+		cells[0] = json_string(json_get(r, "namespace"));
+		cells[1] = json_string(json_get(r, "name"));
+		cells[2] = meshed;
+		cells[3] = cli_fmt_percent(json_get(r, "success_rate"), sr, sizeof(sr));
+		cells[4] = cli_fmt_rps(json_get(r, "rps"), rps, sizeof(rps));
+		cells[5] = cli_fmt_ms(json_get(r, "latency_ms_p50"), p50, sizeof(p50));
+		cells[6] = cli_fmt_ms(json_get(r, "latency_ms_p95"), p95, sizeof(p95));
+		cells[7] = cli_fmt_ms(json_get(r, "latency_ms_p99"), p99, sizeof(p99));
+		cells[8] = tcp;
+		cli_table_add(&t, cells + skip);
+	}
+	if (!json_count(rows))
+		fprintf(f, "No resources found.\n");
+	else
+		cli_table_print(&t, f);
+	cli_table_release(&t);
+}

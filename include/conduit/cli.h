@@ -48,4 +48,12 @@ char *cli_fmt_percent(const struct json *v, char *buf, size_t size);
 char *cli_fmt_rps(const struct json *v, char *buf, size_t size);
 char *cli_fmt_ms(const struct json *v, char *buf, size_t size);
 
+/*
+ * cli_print_stat - the rows of a /api/v1/stat answer as `conduit stat`'s
+ * table (NAMESPACE first when all_ns; MESHED and TCP_CONN are "-" for
+ * service and authority, which count outbound traffic)
+ */
+void cli_print_stat(FILE *f, const struct json *rows, bool all_ns,
+		    const char *res);
+
 #endif
