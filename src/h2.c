@@ -542,10 +542,19 @@ static bool leave(struct h2_conn *c)
 
 /* kick - output is due: flushed when our frames unwind, or (from the
  * owner's own events) once, before the loop next blocks */
+/* inside on_prepare: libev has queued this round's prepare watchers */
+static _Thread_local int in_prepare;
+
 static void kick(struct h2_conn *c)
 {
-	if (c->loop && !c->closed && !ev_is_active(&c->flushw))
-		ev_prepare_start(c->loop, &c->flushw);
+	if (!c->loop || c->closed || ev_is_active(&c->flushw))
+		return;
+	ev_prepare_start(c->loop, &c->flushw);
+	/* kicked from another connection's flush (a proxy forwarding
+	 * between two): a watcher started now would wait for the next
+	 * round, after the loop blocked; run it in this one */
+	if (in_prepare)
+		ev_feed_event(c->loop, &c->flushw, EV_PREPARE);
 }
 
 /* leave_api - end of an owner's call: flush later, in one batch */
@@ -982,6 +991,7 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 
 	(void)revents;
 	ev_prepare_stop(loop, w);
+	in_prepare++;
 	enter(c);
 	if (buf_len(&c->initial) && !c->closed && !c->closing) {
 		c->bytes_in += buf_len(&c->initial);
@@ -994,6 +1004,7 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 			c->cb->on_output(c);
 	}
 	leave(c);
+	in_prepare--;
 }
 
 static void on_settings_timer(struct ev_loop *loop, ev_timer *w, int revents)

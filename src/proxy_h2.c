@@ -634,6 +634,7 @@ static void req_answer(struct proxy_h2_req *r, enum proxy_h2_fail why,
 	r->answer = reason;
 	r->resp_head = r->resp_ended = true;
 	r->head_ns = time_mono_ns();
+	snprintf(gs, sizeof(gs), "%d", r->grpc ? grpc : status);
 	if (r->grpc) {
 		struct h2_header h[] = {
 			H2_HEADER(":status", "200"),
@@ -643,7 +644,6 @@ static void req_answer(struct proxy_h2_req *r, enum proxy_h2_fail why,
 			h2_header_str("conduit-proxy-error", reason),
 		};
 
-		snprintf(gs, sizeof(gs), "%d", grpc);
 		buf_init(&msg, 1024);
 		if (!grpc_percent_encode(&msg, reason, strlen(reason))) {
 			h[3].value = (const char *)buf_head(&msg);
@@ -656,7 +656,6 @@ static void req_answer(struct proxy_h2_req *r, enum proxy_h2_fail why,
 		buf_release(&msg);
 		return;
 	}
-	snprintf(gs, sizeof(gs), "%d", status);
 	snprintf(clen, sizeof(clen), "%zu", strlen(reason) + 1);
 	{
 		struct h2_header h[] = {
