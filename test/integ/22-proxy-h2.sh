@@ -161,6 +161,25 @@ run timeout 10 curl -s --http2-prior-knowledge -D "$TMP/h" -o /dev/null -w '%{ht
 expect_eq "a dead upstream: 502" "$OUT" 502
 expect_match "with conduit-proxy-error" "$(cat "$TMP/h")" 'conduit-proxy-error: upstream connection refused'
 
+# --- upstream GOAWAY: what it did not process is sent again ---------------------------
+GA=$(free_port)
+spawn goaway $TOOLS goaway-server "$GA"
+wait_until 10 grep -q listening "$TMP/goaway.log" # no probe: it would be a connection
+start_proxy R "127.0.0.1:$GA"
+run timeout 10 curl -s --http2-prior-knowledge "http://127.0.0.1:$R_IN/x"
+expect_eq "a GET the upstream's GOAWAY left unprocessed is retried on a new connection" \
+	"$OUT" "served on connection 2"
+wait_until 3 grep -q 'path=/x status=200 .*retries=1 ' "$TMP/R.log"
+expect_match "... once" "$(cat "$TMP/R.log")" 'msg="h2 stream" .*path=/x status=200 .*retries=1 '
+stop "$R_PID"
+start_proxy R "127.0.0.1:$GA"
+run timeout 10 curl -s --http2-prior-knowledge -d 'a small body' "http://127.0.0.1:$R_IN/post"
+expect_eq "a POST with a small body too (the body is kept until the response)" \
+	"$OUT" "served on connection 4"
+wait_until 3 grep -q 'path=/post status=200 .*retries=1 up_bytes=12 ' "$TMP/R.log"
+expect_match "... and its 12 body bytes were sent again" "$(cat "$TMP/R.log")" \
+	'msg="h2 stream" .*path=/post status=200 .*retries=1 up_bytes=12 '
+
 # --- gRPC ---------------------------------------------------------------------------
 mkdir -p "$TMP/py"
 check "protoc generates the python stubs of echo.proto" \
@@ -254,10 +273,25 @@ expect_eq "an error status and its message (quotes, %, UTF-8) reach the client i
 printf '\0\0\0\0\x09\x0a\x04slow\x10\xb8\x17' >"$TMP/slow.bin" # delay_ms=3000
 run timeout 10 nghttp -nv -H ':method: POST' -H 'content-type: application/grpc' \
 	-H 'te: trailers' -H 'grpc-timeout: 300m' -d "$TMP/slow.bin" "http://$G/conduit.test.Echo/Unary"
-expect_match "grpc-timeout honoured by the proxy: Trailers-Only DEADLINE_EXCEEDED" "$OUT" 'grpc-status: 4'
-expect_match "... saying why" "$OUT" 'conduit-proxy-error: grpc-timeout exceeded'
+expect_match "grpc-timeout forwarded: DEADLINE_EXCEEDED (upstream's or proxy's)" "$OUT" 'grpc-status: 4'
 wait_until 5 grep -q 'cancelled Unary' "$TMP/pysrv.log"
 expect_match "and the upstream call was cancelled" "$(cat "$TMP/pysrv.log")" 'cancelled Unary'
+STALL=$(free_port)
+spawn stall $TOOLS stall-server "$STALL"
+wait_until 10 grep -q listening "$TMP/stall.log"
+start_proxy T "127.0.0.1:$STALL" --http-response-timeout 1s
+run timeout 10 nghttp -nv -H ':method: POST' -H 'content-type: application/grpc' \
+	-H 'te: trailers' -H 'grpc-timeout: 300m' -d "$TMP/slow.bin" \
+	"http://127.0.0.1:$T_IN/conduit.test.Echo/Unary"
+expect_match "an upstream that never answers: the proxy honours grpc-timeout" "$OUT" 'grpc-status: 4'
+expect_match "... saying why" "$OUT" 'conduit-proxy-error: grpc-timeout exceeded'
+wait_until 3 grep -q 'rst stream' "$TMP/stall.log"
+expect_match "... and cancels the upstream stream (RST_STREAM CANCEL)" "$(cat "$TMP/stall.log")" \
+	'^rst stream 1 code 8$'
+run timeout 10 curl -s --http2-prior-knowledge -D "$TMP/h" -o /dev/null -w '%{http_code}' \
+	"http://127.0.0.1:$T_IN/plain"
+expect_eq "a plain request to it: 504 after --http-response-timeout" "$OUT" 504
+expect_match "with conduit-proxy-error" "$(cat "$TMP/h")" 'conduit-proxy-error: upstream response timeout'
 # grpcio's own deadline races the proxy's (both from grpc-timeout): on a
 # proxy of its own, so that G's metrics are exact
 start_proxy S "$GADDR"

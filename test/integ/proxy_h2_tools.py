@@ -12,6 +12,13 @@
 #   streams PORT N        N requests left open at once on one connection:
 #                         "refused R protocol P goaway G closed B"
 #   rapid-reset PORT N    N requests each reset at once: "goaway N closed B"
+#   goaway-server PORT    an origin whose odd connections answer the
+#                         first request with GOAWAY(last stream 0): nothing
+#                         processed; even ones answer each request
+#                         200 "served on connection N" (runs until killed;
+#                         prints "listening", then "conn N" per connection)
+#   stall-server PORT     an origin that takes requests and never answers;
+#                         prints "rst stream S code C" per RST_STREAM
 #   slow-read PORT PATH SECS  GET PATH with huge windows, then read nothing
 #                         for SECS; then read what is there and print
 #                         "stalled"; the caller samples the proxy meanwhile
@@ -125,6 +132,62 @@ def status_of(block):
     return -1
 
 
+def serve_conn(c, n, stall=False):
+    c.settimeout(30)
+    buf = b""
+    try:
+        while len(buf) < len(PREFACE):
+            d = c.recv(65536)
+            if not d:
+                return
+            buf += d
+        buf = buf[len(PREFACE):]
+        c.sendall(settings(()))
+        while True:
+            fs = frames(buf)
+            buf = buf[sum(9 + len(p) for _, _, _, p in fs):]
+            for t, flags, sid, p in fs:
+                if t == 4 and not flags & 1:
+                    c.sendall(frame(4, 1, 0))
+                elif stall:
+                    if t == 3:
+                        print("rst stream %d code %d" % (
+                            sid, int.from_bytes(p[:4], "big")), flush=True)
+                elif t == 1 and n % 2 == 1:
+                    # the first request: nothing will be processed here
+                    c.sendall(frame(7, 0, 0, struct.pack(">II", 0, 0)))
+                    time.sleep(0.2)
+                    return
+                elif (t == 1 or t == 0) and flags & 1:
+                    body = b"served on connection %d\n" % n
+                    c.sendall(frame(1, 4, sid, b"\x88") +
+                              frame(0, 1, sid, body))
+            d = c.recv(65536)
+            if not d:
+                return
+            buf += d
+    except OSError:
+        pass
+    finally:
+        c.close()
+
+
+def goaway_server(port, stall=False):
+    import threading
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", port))
+    ls.listen(64)
+    print("listening", flush=True)
+    n = 0
+    while True:
+        c, _ = ls.accept()
+        n += 1
+        print("conn %d" % n, flush=True)
+        threading.Thread(target=serve_conn, args=(c, n, stall),
+                         daemon=True).start()
+
+
 def main():
     cmd, port = sys.argv[1], int(sys.argv[2])
     if cmd == "garbage":
@@ -194,6 +257,10 @@ def main():
             pass
         data, eof = read_for(s, 5)
         print("goaway %s closed %s" % (goaway(frames(data)), eof))
+    elif cmd == "goaway-server":
+        goaway_server(port)
+    elif cmd == "stall-server":
+        goaway_server(port, stall=True)
     elif cmd == "slow-read":
         path, secs = sys.argv[3].encode(), float(sys.argv[4])
         s = connect(port)
