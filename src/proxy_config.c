@@ -54,7 +54,7 @@ void proxy_config_init(struct proxy_config *cfg)
 	cfg->max_connections = 10000;
 	cfg->h2_max_concurrent_streams = 100;
 	cfg->h2_max_header_list = 64 << 10;
-	cfg->h2_max_pending = 100;
+	cfg->h2_max_pending = 1000;
 	cfg->h2_idle_timeout = 120 * NSEC_PER_SEC;
 	cfg->h2_upstream_idle_timeout = 60 * NSEC_PER_SEC;
 	cfg->log_level = LOG_INFO;

@@ -70,7 +70,7 @@ struct proxy_config {
 	long long h2_max_header_list;	  /* bytes of a decoded header
 					   * block, either side; 64 KiB */
 	long long h2_max_pending;	  /* requests waiting for one upstream
-					   * address's connection; 100 */
+					   * address's connection; 1000 */
 	int64_t h2_idle_timeout;	  /* ns; 120s: a client connection
 					   * with no stream */
 	int64_t h2_upstream_idle_timeout; /* ns; 60s: a pooled upstream

@@ -292,6 +292,40 @@ run timeout 10 curl -s --http2-prior-knowledge -D "$TMP/h" -o /dev/null -w '%{ht
 	"http://127.0.0.1:$T_IN/plain"
 expect_eq "a plain request to it: 504 after --http-response-timeout" "$OUT" 504
 expect_match "with conduit-proxy-error" "$(cat "$TMP/h")" 'conduit-proxy-error: upstream response timeout'
+run timeout 10 $TOOLS cancel "$T_IN"
+wait_until 3 test "$(grep -c '^rst stream [0-9]* code 8$' "$TMP/stall.log")" -ge 3
+# CANCELs so far: the deadline, the 504, and this one
+expect_eq "a client's RST_STREAM CANCEL resets the upstream stream" \
+	"$(grep -c '^rst stream [0-9]* code 8$' "$TMP/stall.log")" 3
+RST=$(free_port)
+spawn rst $TOOLS reset-server "$RST"
+wait_until 10 grep -q listening "$TMP/rst.log"
+start_proxy X "127.0.0.1:$RST"
+run timeout 10 nghttp -nv "http://127.0.0.1:$X_IN/x"
+expect_match "an upstream's RST_STREAM after the head: the client gets the same code" "$OUT" \
+	'recv RST_STREAM frame <length=4, flags=0x00, stream_id=13>'
+expect_match "... INTERNAL_ERROR" "$OUT" 'error_code=INTERNAL_ERROR\(0x02\)'
+
+# --- limits: pending requests, connect timeout, idle timeouts ---------------------------
+STUCK=$(free_port)
+spawn stuck $PY "$HERE/proxy_tools.py" stuck "$STUCK"
+sleep 0.5
+start_proxy K "127.0.0.1:$STUCK" --inbound-connect-timeout 1s --h2-max-pending-requests 5
+run timeout 20 h2load -n10 -c1 -m10 "http://127.0.0.1:$K_IN/x"
+expect_match "10 requests to an upstream that does not connect: all 5xx" "$OUT" \
+	'status codes: 0 2xx, 0 3xx, 0 4xx, 10 5xx'
+expect_eq "5 waited (the queue bound), then 504 at the connect timeout" \
+	"$(grep -c 'status=504 .*reason="upstream connect timeout"' "$TMP/K.log")" 5
+expect_eq "5 found the queue full: 503 at once" \
+	"$(grep -c 'status=503 .*reason="too many pending requests"' "$TMP/K.log")" 5
+start_proxy I "127.0.0.1:$ORIGIN" --h2-upstream-idle-timeout 1s --h2-idle-timeout 1s
+run timeout 10 curl -s --http2-prior-knowledge "http://127.0.0.1:$I_IN/hello"
+expect_eq "a request through a proxy with 1 s idle timeouts" "$OUT" hello
+run timeout 10 $TOOLS idle "$I_IN" 4
+expect_eq "an idle client connection gets GOAWAY NO_ERROR and is closed" "$OUT" "goaway 0 closed True"
+scrape "$I_ADMIN" "$TMP/im.txt"
+expect_eq "the idle upstream connection was closed" \
+	"$(msum tcp_open_connections 'peer="dst"' "$TMP/im.txt")/$(msum tcp_close_total 'peer="dst"' "$TMP/im.txt")" "0/1"
 # grpcio's own deadline races the proxy's (both from grpc-timeout): on a
 # proxy of its own, so that G's metrics are exact
 start_proxy S "$GADDR"
@@ -337,9 +371,22 @@ expect_eq "gRPC: response_total{grpc_status_code=4} = 1 (the deadline), failure"
 expect_eq "gRPC: response_latency_ms_count = 5" \
 	"$(msum response_latency_ms_count 'status_code="200"' "$TMP/gm.txt")" 5
 
-# --- drain -------------------------------------------------------------------------------
+# --- drain ------------------------------------------------------------------------------
+# a server stream of 10 replies, 100 ms apart, in flight when SIGTERM comes
+printf '\0\0\0\0\x07\x0a\x01d\x10\x0a\x18\x64' >"$TMP/stream.bin"
+coproc DRAIN { timeout 15 nghttp -nv -H ':method: POST' -H 'content-type: application/grpc' \
+	-H 'te: trailers' -d "$TMP/stream.bin" "http://$G/conduit.test.Echo/ServerStream" 2>&1; }
+sleep 0.4
+kill -TERM "$G_PID"
+drained=$(cat <&"${DRAIN[0]}")
+wait "$G_PID"
+expect_eq "SIGTERM while a stream is in flight: the proxy exits 0" "$?" 0
+expect_match "the client is told: GOAWAY" "$drained" 'recv GOAWAY frame'
+expect_eq "and its stream still ends whole: 10 replies" \
+	"$(printf '%s\n' "$drained" | grep -c 'recv DATA frame <length=[0-9]*, flags=0x00, stream_id=13>')" 10
+expect_match "with grpc-status 0" "$drained" 'grpc-status: 0'
 kill -TERM "$P_PID"
 wait "$P_PID"
-expect_eq "SIGTERM: the proxy drains and exits 0" "$?" 0
+expect_eq "SIGTERM: an idle proxy drains and exits 0" "$?" 0
 
 finish

@@ -17,6 +17,11 @@
 #                         processed; even ones answer each request
 #                         200 "served on connection N" (runs until killed;
 #                         prints "listening", then "conn N" per connection)
+#   cancel PORT           a request left open, then RST_STREAM CANCEL
+#   idle PORT SECS        a connection that says nothing more for SECS:
+#                         "goaway N closed B"
+#   reset-server PORT     an origin that answers each request's head, then
+#                         resets it with INTERNAL_ERROR
 #   stall-server PORT     an origin that takes requests and never answers;
 #                         prints "rst stream S code C" per RST_STREAM
 #   slow-read PORT PATH SECS  GET PATH with huge windows, then read nothing
@@ -149,6 +154,11 @@ def serve_conn(c, n, stall=False):
             for t, flags, sid, p in fs:
                 if t == 4 and not flags & 1:
                     c.sendall(frame(4, 1, 0))
+                elif stall == "reset":
+                    if t == 1:
+                        c.sendall(frame(1, 4, sid, b"\x88") +
+                                  frame(0, 0, sid, b"partial") +
+                                  frame(3, 0, sid, struct.pack(">I", 2)))
                 elif stall:
                     if t == 3:
                         print("rst stream %d code %d" % (
@@ -261,6 +271,20 @@ def main():
         goaway_server(port)
     elif cmd == "stall-server":
         goaway_server(port, stall=True)
+    elif cmd == "reset-server":
+        goaway_server(port, stall="reset")
+    elif cmd == "cancel":
+        s = start(port)
+        s.sendall(frame(1, 4, 1, b"\x83\x86" + lit(4, b"/cancel") +
+                        lit(1, b"h2.test")))
+        time.sleep(0.5)
+        s.sendall(frame(3, 0, 1, struct.pack(">I", 8)))
+        read_for(s, 1)
+        print("cancelled")
+    elif cmd == "idle":
+        s = start(port)
+        data, eof = read_for(s, float(sys.argv[3]))
+        print("goaway %s closed %s" % (goaway(frames(data)), eof))
     elif cmd == "slow-read":
         path, secs = sys.argv[3].encode(), float(sys.argv[4])
         s = connect(port)

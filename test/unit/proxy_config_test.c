@@ -85,7 +85,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(cfg.max_connections, 10000);
 	ck_assert_int_eq(cfg.h2_max_concurrent_streams, 100);
 	ck_assert_int_eq(cfg.h2_max_header_list, 64 << 10);
-	ck_assert_int_eq(cfg.h2_max_pending, 100);
+	ck_assert_int_eq(cfg.h2_max_pending, 1000);
 	ck_assert_int_eq(cfg.h2_idle_timeout, 120 * NSEC_PER_SEC);
 	ck_assert_int_eq(cfg.h2_upstream_idle_timeout, 60 * NSEC_PER_SEC);
 	ck_assert(!cfg.admin_shutdown);
