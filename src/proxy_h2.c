@@ -770,6 +770,7 @@ static void req_free(struct proxy_h2_req *r)
 	struct hconn *hc = r->hc;
 
 	req_finish(r);
+	count_bytes(hc->h2, &hc->c->metrics->src, &hc->in_seen, &hc->out_seen);
 	ev_timer_stop(req_loop(r), &r->timer);
 	arena_release(&r->arena);
 	buf_release(&r->body);
@@ -851,10 +852,8 @@ static void on_request(struct hconn *hc, struct h2_stream *s,
 			r->path = k->value;
 		}
 	}
-	if (c->px->draining) {
-		req_answer(r, PROXY_H2_UNAVAILABLE, "proxy draining");
-		return;
-	}
+	/* no check of px->draining: h2_conn_shutdown() tells the client
+	 * which streams it serves, and these are among them */
 	f = r->grpc ? h2_header_find(h, n, "grpc-timeout") : NULL;
 	if (f && !grpc_timeout_parse(f->value, f->value_len, &ns))
 		timer_arm(r, ns, true);
@@ -1104,6 +1103,7 @@ static void on_up_stream_close(struct h2_stream *s, uint32_t error)
 	struct proxy_h2_req *r = h2_stream_data(s);
 
 	u->nstreams--;
+	count_bytes(u->h2, &u->m->dst, &u->in_seen, &u->out_seen);
 	if (!r)
 		return;
 	r->su = NULL;

@@ -25,12 +25,14 @@
  *     transfer-encoding, upgrade, and te other than "trailers"); trailers
  *     both ways; 1xx heads are not forwarded (h2.h answers once).
  *   - DATA with end-to-end flow control: bytes from one side are written
- *     straight into the other side's stream send queue (no buffer of
- *     ours in between) and acknowledged to their sender (WINDOW_UPDATE,
- *     h2_stream_consume) only once they left that queue for the other
- *     connection. A peer that does not read stops the peer writing to it;
- *     memory is bounded by the stream windows (256 KiB each way) and the
- *     connection windows (1 MiB a client, 4 MiB an upstream).
+ *     straight from nghttp2's input into the other side's stream send
+ *     queue (one copy, the least h2.h's API allows; a request body of up
+ *     to 64 KiB is also kept for a retry), and acknowledged to their
+ *     sender (WINDOW_UPDATE, h2_stream_consume) only once they left that
+ *     queue for the other connection. A peer that does not read stops
+ *     the peer writing to it; memory is bounded by the stream windows
+ *     (256 KiB each way) and the connection windows (1 MiB a client,
+ *     4 MiB an upstream).
  *   - RST_STREAM both ways: a client's reset resets the upstream stream
  *     (CANCEL when the client's connection was lost); an upstream's reset
  *     after the response head resets the client's stream with the same
@@ -40,7 +42,7 @@
  *     64 KiB is kept until the response head for that).
  *   - The proxy's own answers, before any response head went out: 502
  *     upstream refused or reset the stream, or connection refused or lost;
- *     503 nothing can serve (draining, no address, queue full); 504
+ *     503 nothing can serve (no address, queue full); 504
  *     connect timeout, or no response head within --http-response-timeout
  *     of the request's end (not for gRPC: its streams may be long). Each
  *     has `conduit-proxy-error: <reason>` and a text/plain body. A gRPC
@@ -129,8 +131,8 @@ bool proxy_h2_is_grpc(const struct h2_header *h, size_t n);
 enum proxy_h2_fail {
 	PROXY_H2_REFUSED,	   /* connect refused, stream refused or reset */
 	PROXY_H2_LOST,		   /* the upstream connection ended under it */
-	PROXY_H2_UNAVAILABLE,	   /* nothing can serve: draining, no address,
-				    * queue full */
+	PROXY_H2_UNAVAILABLE,	   /* nothing can serve: no address, queue
+				    * full */
 	PROXY_H2_CONNECT_TIMEOUT,  /* the upstream did not connect in time */
 	PROXY_H2_RESPONSE_TIMEOUT, /* no response head in time */
 	PROXY_H2_DEADLINE,	   /* the request's grpc-timeout ran out */
