@@ -464,6 +464,23 @@ void proxy_h2_free(struct proxy *px)
 
 /* --- routing ----------------------------------------------------------------- */
 
+struct proxy_conn *proxy_h2_req_conn(const struct proxy_h2_req *req)
+{
+	return req->hc->c;
+}
+
+const char *proxy_h2_req_header(const struct proxy_h2_req *req,
+				const char *name, size_t *len)
+{
+	const struct h2_header *h = h2_header_find(req->head, req->nhead, name);
+
+	if (!h)
+		return NULL;
+	if (len)
+		*len = h->value_len;
+	return h->value;
+}
+
 void proxy_h2_route(struct proxy_conn *c, struct proxy_h2_req *req,
 		    const char *authority, size_t alen)
 {
@@ -679,12 +696,38 @@ static void req_answer(struct proxy_h2_req *r, enum proxy_h2_fail why,
  * if it came. A refusal to open goes back to routing (another
  * connection) while retries are left.
  */
+/* deadline_left - the grpc-timeout the upstream gets: what is left of
+ * the client's after the time r waited (for an address, a connection) */
+static void deadline_left(struct proxy_h2_req *r)
+{
+	char v[16], *copy;
+	double left;
+
+	if (!r->deadline || !ev_is_active(&r->timer))
+		return;
+	left = ev_timer_remaining(req_loop(r), &r->timer);
+	grpc_timeout_format(MAX((int64_t)(left * NSEC_PER_SEC), 1), v,
+			    sizeof(v));
+	for (size_t i = 0; i < r->nhead; i++) {
+		struct h2_header *h = &r->head[i];
+
+		if (!name_is(h->name, h->name_len, "grpc-timeout"))
+			continue;
+		copy = arena_strdup(&r->arena, v);
+		if (copy) {
+			h->value = copy;
+			h->value_len = strlen(copy);
+		}
+	}
+}
+
 static void req_open(struct proxy_h2_req *r, struct up *u)
 {
 	bool end = r->req_ended && !buf_len(&r->body) && !r->ntrailers;
 	int err;
 
 	r->up = u;
+	deadline_left(r);
 	err = h2_conn_request(u->h2, r->head, r->nhead, end ? H2_END : 0, r,
 			      &r->su);
 	if (err) {

@@ -49,8 +49,9 @@
  *     request (content-type application/grpc*) gets instead HTTP 200
  *     Trailers-Only with grpc-status UNAVAILABLE (14), or
  *     DEADLINE_EXCEEDED (4) when its grpc-timeout ran out, a grpc-message
- *     and the conduit-proxy-error field. grpc-timeout is forwarded and
- *     honoured: at the deadline the upstream stream is cancelled.
+ *     and the conduit-proxy-error field. grpc-timeout is honoured (at the
+ *     deadline the upstream stream is cancelled) and forwarded less the
+ *     time the request waited for an address or a connection.
  *   - GOAWAY: an upstream's GOAWAY takes its connection out of the pool
  *     (its streams in flight finish); drain() sends GOAWAY to the client
  *     (h2_conn_shutdown: in-flight streams finish).
@@ -97,6 +98,17 @@ struct proxy_h2_req;
  */
 void proxy_h2_route(struct proxy_conn *c, struct proxy_h2_req *req,
 		    const char *authority, size_t alen);
+
+/* proxy_h2_req_conn - the client connection req arrived on (borrowed) */
+struct proxy_conn *proxy_h2_req_conn(const struct proxy_h2_req *req);
+
+/*
+ * proxy_h2_req_header - the value of req's header field name (lowercase;
+ * pseudo-headers too: ":path"), NUL-terminated, with its length in *len
+ * (may be NULL); NULL if absent. Borrowed: valid while req is.
+ */
+const char *proxy_h2_req_header(const struct proxy_h2_req *req,
+				const char *name, size_t *len);
 
 /* proxy_h2_route_cancel - req is gone: forget it (today: nothing to do) */
 void proxy_h2_route_cancel(struct proxy_h2_req *req);
