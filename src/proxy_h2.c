@@ -20,6 +20,11 @@
  * holds back its stream's window of it, not the whole connection */
 #define UP_CONN_WINDOW (4u << 20)
 #define REPLAY_MAX (64u << 10) /* request body kept for a retry */
+/* ... and all a client connection's requests keep at most this much:
+ * a retry is worth little memory */
+#define CONN_REPLAY_MAX (512u << 10)
+/* a request's held body: pending (at most our window), or for a retry */
+#define BODY_MAX (STREAM_WINDOW + REPLAY_MAX)
 #define MAX_RETRIES 2
 #define MAX_FIELDS H2_DEFAULT_MAX_HEADER_FIELDS
 #define PICK_MAX 64 /* upstream connections one address may have looked at */
@@ -154,6 +159,7 @@ struct hconn {
 	struct pool req_pool;
 	struct proxy_h2_req *reqs;
 	struct proxy_http_metrics *hm; /* the last authority's */
+	size_t held;		       /* bytes in its requests' bodies */
 	uint64_t in_seen, out_seen;    /* bytes counted into src metrics */
 	uint64_t requests;
 	bool gone;
@@ -587,8 +593,19 @@ static void timer_arm(struct proxy_h2_req *r, int64_t ns, bool deadline)
 static void drop_body(struct proxy_h2_req *r)
 {
 	r->replayable = false;
+	r->hc->held -= buf_len(&r->body);
 	buf_release(&r->body);
-	buf_init(&r->body, 0);
+	buf_init(&r->body, BODY_MAX);
+}
+
+/* hold_body - keep n more body bytes in r (pending, or for a retry) */
+static int hold_body(struct proxy_h2_req *r, const void *p, size_t n)
+{
+	int err = buf_append(&r->body, p, n);
+
+	if (!err)
+		r->hc->held += n;
+	return err;
 }
 
 /* up_reset - cancel r's upstream stream (its close comes later) */
@@ -816,7 +833,7 @@ static void req_free(struct proxy_h2_req *r)
 	count_bytes(hc->h2, &hc->c->metrics->src, &hc->in_seen, &hc->out_seen);
 	ev_timer_stop(req_loop(r), &r->timer);
 	arena_release(&r->arena);
-	buf_release(&r->body);
+	drop_body(r);
 	if (r->prev)
 		r->prev->next = r->next;
 	else
@@ -858,7 +875,7 @@ static void on_request(struct hconn *hc, struct h2_stream *s,
 	r->start_ns = time_mono_ns();
 	arena_init(&r->arena, 2048, (size_t)c->px->cfg->h2_max_header_list * 2 +
 					    4096);
-	buf_init(&r->body, STREAM_WINDOW + REPLAY_MAX);
+	buf_init(&r->body, BODY_MAX);
 	ev_timer_init(&r->timer, on_req_timer, 0, 0);
 	r->next = hc->reqs;
 	if (hc->reqs)
@@ -956,13 +973,14 @@ static void on_client_data(struct h2_stream *s, const uint8_t *p, size_t n)
 		}
 		if (!r->replayable)
 			return;
-		if (buf_len(&r->body) + n > REPLAY_MAX) {
+		if (buf_len(&r->body) + n > REPLAY_MAX ||
+		    r->hc->held + n > CONN_REPLAY_MAX) {
 			drop_body(r);
 			return;
 		}
 	}
 	/* pending (held until the stream opens), or kept for a retry */
-	if (buf_append(&r->body, p, n)) {
+	if (hold_body(r, p, n)) {
 		req_answer(r, PROXY_H2_UNAVAILABLE, "request body buffer full");
 		req_maybe_free(r);
 	}

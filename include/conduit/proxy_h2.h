@@ -39,7 +39,8 @@
  *     code. A stream the upstream refused (REFUSED_STREAM, or above the
  *     last stream id of its GOAWAY: not processed) is retried on another
  *     connection, up to twice, when its request body is still held (up to
- *     64 KiB is kept until the response head for that).
+ *     64 KiB a request, 512 KiB a client connection, is kept until the
+ *     response head for that).
  *   - The proxy's own answers, before any response head went out: 502
  *     upstream refused or reset the stream, or connection refused or lost;
  *     503 nothing can serve (no address, queue full); 504
