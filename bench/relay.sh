@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# relay.sh CONDUIT OUT.md - the proxy as an L4 relay beside HAProxy in
-# `mode tcp` (the fair peer while conduit relays HTTP as opaque TCP):
-# h2load (h2c) against nghttpd, direct, through `conduit proxy` and through
-# haproxy; requests/s, proxy CPU microseconds per request (from
+# relay.sh CONDUIT OUT.md [l4|h2] - the proxy beside HAProxy, h2load (h2c)
+# against nghttpd, direct, through `conduit proxy` and through haproxy:
+#   l4  conduit relays opaque TCP (detection off for the origin's port),
+#       haproxy in `mode tcp`
+#   h2  conduit's HTTP/2 handler (streams over a pooled upstream
+#       connection), haproxy in `mode http` with h2 on both sides
+# requests/s, proxy CPU microseconds per request (from
 # /proc/PID/schedstat, the number that survives a noisy machine), proxy RSS after
 # start and peak. Client and origin on CPU 0, the proxy on CPU 1; runs
 # interleaved; loopback only; every process stopped by PID.
 set -euo pipefail
-conduit=$1 out=$2
+conduit=$1 out=$2 mode=${3:-l4}
 REPS=${REPS:-5} N=${N:-100000}
 [ -n "${BENCH_QUICK:-}" ] && REPS=3 N=30000
 work=$(mktemp -d -t conduit-bench.XXXXXX)
@@ -33,6 +36,7 @@ pids+=($!)
 taskset -c 1 "$conduit" proxy --inbound-listen-addr "127.0.0.1:$P1" \
 	--inbound-forward "127.0.0.1:$P0" --outbound-listen-addr "127.0.0.1:$(port)" \
 	--admin-listen-addr "127.0.0.1:$(port)" --control-listen-addr "127.0.0.1:$(port)" \
+	$([ "$mode" = l4 ] && echo --inbound-ports-disable-protocol-detection "$P0") \
 	--log warn >"$work/conduit.log" 2>&1 &
 pids+=($!)
 cpid=$!
@@ -40,15 +44,15 @@ cat >"$work/haproxy.cfg" <<CFG
 global
 	nbthread 1
 defaults
-	mode tcp
+	mode $([ "$mode" = l4 ] && echo tcp || echo http)
 	timeout connect 5s
 	timeout client 60s
 	timeout server 60s
 frontend fe
-	bind 127.0.0.1:$P2
+	bind 127.0.0.1:$P2 $([ "$mode" = h2 ] && echo proto h2)
 	default_backend be
 backend be
-	server origin 127.0.0.1:$P0
+	server origin 127.0.0.1:$P0 $([ "$mode" = h2 ] && echo proto h2)
 CFG
 taskset -c 1 haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
 pids+=($!)
@@ -82,7 +86,11 @@ med() { tr ' ' '\n' | grep -v '^$' | grep -v '^-$' | sort -g | awk '{a[NR]=$1} E
 first() { echo "$1" | awk '{print $1}'; }
 direct_med=$(echo "${rps[direct]}" | med | awk '{print $1}')
 {
-	echo "### The proxy as an L4 relay (h2c through opaque TCP), $REPS runs of $N requests, -c16 -m10"
+	if [ "$mode" = l4 ]; then
+		echo "### The proxy as an L4 relay (h2c through opaque TCP), $REPS runs of $N requests, -c16 -m10"
+	else
+		echo "### The proxy's HTTP/2 handler (h2c streams over pooled upstream connections; haproxy mode http, h2 both sides), $REPS runs of $N requests, -c16 -m10"
+	fi
 	echo
 	echo "| config | req/s | vs direct | proxy CPU us/req | RSS after start | peak RSS |"
 	echo "|---|---|---|---|---|---|"

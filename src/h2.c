@@ -71,6 +71,7 @@ struct h2_conn {
 	ev_timer idle_timer;
 	ev_tstamp last_active;
 	struct buf out; /* frames waiting for the socket */
+	struct buf initial; /* read by the owner before us: fed first */
 	size_t out_peak;
 	struct pool stream_pool;
 	struct h2_stream *streams;
@@ -541,10 +542,19 @@ static bool leave(struct h2_conn *c)
 
 /* kick - output is due: flushed when our frames unwind, or (from the
  * owner's own events) once, before the loop next blocks */
+/* inside on_prepare: libev has queued this round's prepare watchers */
+static _Thread_local int in_prepare;
+
 static void kick(struct h2_conn *c)
 {
-	if (c->loop && !c->closed && !ev_is_active(&c->flushw))
-		ev_prepare_start(c->loop, &c->flushw);
+	if (!c->loop || c->closed || ev_is_active(&c->flushw))
+		return;
+	ev_prepare_start(c->loop, &c->flushw);
+	/* kicked from another connection's flush (a proxy forwarding
+	 * between two): a watcher started now would wait for the next
+	 * round, after the loop blocked; run it in this one */
+	if (in_prepare)
+		ev_feed_event(c->loop, &c->flushw, EV_PREPARE);
 }
 
 /* leave_api - end of an owner's call: flush later, in one batch */
@@ -981,13 +991,20 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 
 	(void)revents;
 	ev_prepare_stop(loop, w);
+	in_prepare++;
 	enter(c);
+	if (buf_len(&c->initial) && !c->closed && !c->closing) {
+		c->bytes_in += buf_len(&c->initial);
+		feed(c, buf_head(&c->initial), buf_len(&c->initial));
+		buf_release(&c->initial);
+	}
 	if (c->fd < 0 && !c->closed && !c->closing) {
 		(void)produce(c);
 		if (buf_len(&c->out) && c->cb->on_output)
 			c->cb->on_output(c);
 	}
 	leave(c);
+	in_prepare--;
 }
 
 static void on_settings_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -1138,6 +1155,10 @@ struct h2_conn *h2_conn_new(const struct h2_config *cfg, int fd)
 	limits_default(&c->lim);
 	buf_init(&c->out, c->lim.conn_send_max + OUT_SLACK);
 	buf_init(&c->hbuf, c->lim.max_header_list);
+	buf_init(&c->initial, 0);
+	if (cfg->initial_len &&
+	    (!c->loop || buf_append(&c->initial, cfg->initial, cfg->initial_len)))
+		goto out_free;
 	pool_init(&c->stream_pool, sizeof(struct h2_stream), 8,
 		  c->role == H2_SERVER ? c->lim.max_streams + 8 : 0);
 	c->fields = calloc(c->lim.max_header_fields, sizeof(*c->fields));
@@ -1177,6 +1198,7 @@ out_free:
 	free(c->hv);
 	buf_release(&c->out);
 	buf_release(&c->hbuf);
+	buf_release(&c->initial);
 	pool_release(&c->stream_pool);
 	free(c);
 out_close:
@@ -1197,6 +1219,7 @@ static void destroy(struct h2_conn *c)
 	free(c->hv);
 	buf_release(&c->out);
 	buf_release(&c->hbuf);
+	buf_release(&c->initial);
 	pool_release(&c->stream_pool);
 	free(c);
 }
@@ -1233,6 +1256,14 @@ bool h2_conn_can_submit(const struct h2_conn *c)
 {
 	return !c->closed && !c->closing && !c->terminating && !c->shutdown &&
 	       !c->goaway_recv;
+}
+
+uint32_t h2_conn_peer_max_streams(const struct h2_conn *c)
+{
+	uint32_t v = nghttp2_session_get_remote_settings(
+	    c->sess, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+
+	return c->peer_settings ? v : MIN(v, (uint32_t)H2_DEFAULT_MAX_STREAMS);
 }
 
 bool h2_conn_closed(const struct h2_conn *c)

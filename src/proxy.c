@@ -14,6 +14,7 @@
 #include "conduit/discovery.h"
 #include "conduit/log.h"
 #include "conduit/proxy_admin.h"
+#include "conduit/proxy_h2.h"
 #include "conduit/proxy_http1.h"
 #include "conduit/proxy_tcp.h"
 #include "conduit/time.h"
@@ -36,11 +37,11 @@ static const char *const role_names[] = {
 
 const struct proxy_handler *proxy_handler_for(enum proxy_proto proto)
 {
-	/* HTTP/2 is relayed as opaque TCP until its handler plugs in here */
 	switch (proto) {
 	case PROXY_PROTO_HTTP1:
 		return &proxy_http1_handler;
 	case PROXY_PROTO_HTTP2:
+		return &proxy_h2_handler;
 	case PROXY_PROTO_OPAQUE:
 	case PROXY_PROTO_UNKNOWN:
 		break;
@@ -812,6 +813,7 @@ void proxy_free(struct proxy *px)
 		proxy_conn_close(px->conns);
 	while (px->lingers)
 		linger_end(px->lingers);
+	proxy_h2_free(px);
 	for (size_t i = 0; i < px->nlisteners; i++)
 		listener_close(px, &px->listeners[i]);
 	ev_timer_stop(px->loop, &px->grace);

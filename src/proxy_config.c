@@ -52,6 +52,11 @@ void proxy_config_init(struct proxy_config *cfg)
 	cfg->shutdown_grace = 25 * NSEC_PER_SEC;
 	cfg->admin_request_timeout = 10 * NSEC_PER_SEC;
 	cfg->max_connections = 10000;
+	cfg->h2_max_concurrent_streams = 100;
+	cfg->h2_max_header_list = 64 << 10;
+	cfg->h2_max_pending = 1000;
+	cfg->h2_idle_timeout = 120 * NSEC_PER_SEC;
+	cfg->h2_upstream_idle_timeout = 60 * NSEC_PER_SEC;
 	cfg->log_level = LOG_INFO;
 }
 
@@ -399,6 +404,30 @@ int proxy_config_parse(struct proxy_config *cfg, int *argc, char ***argv)
 		{ FLAG_INT, 0, "max-connections", &cfg->max_connections, "N",
 		  "Proxied connections at once; past it new ones are closed",
 		  "CONDUIT_PROXY_MAX_CONNECTIONS", 1, 1000000 },
+		{ FLAG_INT, 0, "h2-max-concurrent-streams",
+		  &cfg->h2_max_concurrent_streams, "N",
+		  "HTTP/2: streams a client may have open on one connection",
+		  "CONDUIT_PROXY_H2_MAX_CONCURRENT_STREAMS", 1, 100000 },
+		{ FLAG_INT, 0, "h2-max-header-list-size",
+		  &cfg->h2_max_header_list, "BYTES",
+		  "HTTP/2: largest decoded header block (names, values, 32 "
+		  "bytes a field) taken from a client or an upstream",
+		  "CONDUIT_PROXY_H2_MAX_HEADER_LIST_SIZE", 1024, 16 << 20 },
+		{ FLAG_INT, 0, "h2-max-pending-requests",
+		  &cfg->h2_max_pending, "N",
+		  "HTTP/2: requests that may wait for an upstream to connect; "
+		  "past it they are answered 503",
+		  "CONDUIT_PROXY_H2_MAX_PENDING_REQUESTS", 1, 1000000 },
+		{ FLAG_DURATION, 0, "h2-idle-timeout", &cfg->h2_idle_timeout,
+		  "DURATION",
+		  "HTTP/2: GOAWAY to a client connection with no stream for "
+		  "DURATION (0: never)",
+		  "CONDUIT_PROXY_H2_IDLE_TIMEOUT" },
+		{ FLAG_DURATION, 0, "h2-upstream-idle-timeout",
+		  &cfg->h2_upstream_idle_timeout, "DURATION",
+		  "HTTP/2: close a pooled upstream connection with no stream "
+		  "for DURATION (0: never)",
+		  "CONDUIT_PROXY_H2_UPSTREAM_IDLE_TIMEOUT" },
 		{ FLAG_BOOL, 0, "admin-shutdown", &cfg->admin_shutdown, NULL,
 		  "Allow POST /shutdown on the admin port (from loopback only)",
 		  "CONDUIT_PROXY_ADMIN_SHUTDOWN" },
@@ -510,6 +539,15 @@ char *proxy_config_json(const struct proxy_config *cfg)
 		     cfg->admin_request_timeout);
 	snprintf(b, size, "%lld", cfg->max_connections);
 	json_set_string(o, "CONDUIT_PROXY_MAX_CONNECTIONS", b);
+	snprintf(b, size, "%lld", cfg->h2_max_concurrent_streams);
+	json_set_string(o, "CONDUIT_PROXY_H2_MAX_CONCURRENT_STREAMS", b);
+	snprintf(b, size, "%lld", cfg->h2_max_header_list);
+	json_set_string(o, "CONDUIT_PROXY_H2_MAX_HEADER_LIST_SIZE", b);
+	snprintf(b, size, "%lld", cfg->h2_max_pending);
+	json_set_string(o, "CONDUIT_PROXY_H2_MAX_PENDING_REQUESTS", b);
+	set_duration(o, "CONDUIT_PROXY_H2_IDLE_TIMEOUT", cfg->h2_idle_timeout);
+	set_duration(o, "CONDUIT_PROXY_H2_UPSTREAM_IDLE_TIMEOUT",
+		     cfg->h2_upstream_idle_timeout);
 	json_set_string(o, "CONDUIT_PROXY_ADMIN_SHUTDOWN",
 			cfg->admin_shutdown ? "true" : "false");
 	json_set_string(o, "CONDUIT_PROXY_LOG", log_level_name(cfg->log_level));

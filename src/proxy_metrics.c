@@ -119,7 +119,7 @@ struct proxy_metrics *proxy_metrics_new(const struct proxy_config *cfg)
 	{
 		static const char *const http_labels[] = {
 			"direction", "authority", "tls", "target_addr",
-			"classification", "status_code"
+			"classification", "status_code", "grpc_status_code"
 		};
 		static const char *const lat_labels[] = {
 			"direction", "authority", "tls", "target_addr",
@@ -381,15 +381,22 @@ const struct proxy_http_status *
 proxy_metrics_http_status(struct proxy_metrics *pm,
 			  struct proxy_http_metrics *hm, int code)
 {
+	return proxy_metrics_grpc_status(pm, hm, code, -1);
+}
+
+const struct proxy_http_status *
+proxy_metrics_grpc_status(struct proxy_metrics *pm,
+			  struct proxy_http_metrics *hm, int code, int grpc)
+{
 	struct http_entry *e = container_of(hm, struct http_entry, m);
 	const char *values[METRICS_MAX_LABELS];
-	char addr[SOCK_ADDR_STRLEN], num[16];
+	char addr[SOCK_ADDR_STRLEN], num[16], gnum[16] = "";
 	static struct proxy_http_status spill;
 	struct proxy_http_status *st;
 	size_t n;
 
 	for (size_t i = 0; i < hm->nst; i++)
-		if (hm->st[i].code == code)
+		if (hm->st[i].code == code && hm->st[i].grpc == grpc)
 			return &hm->st[i];
 	/* a new status, or past the room: found through the families (the
 	 * registry's lookup; allocates only the first time) */
@@ -398,11 +405,15 @@ proxy_metrics_http_status(struct proxy_metrics *pm,
 	n = http_values(e, values, addr, sizeof(addr));
 	values[n] = num;
 	with_work(pm, values, n + 1);
+	if (grpc >= 0)
+		snprintf(gnum, sizeof(gnum), "%d", grpc);
 	st->code = code;
+	st->grpc = grpc;
 	st->latency = metrics_series_get(pm->latency, values);
-	values[n] = code < 500 ? "success" : "failure";
+	values[n] = code < 500 && grpc <= 0 ? "success" : "failure";
 	values[n + 1] = num;
-	with_work(pm, values, n + 2);
+	values[n + 2] = gnum;
+	with_work(pm, values, n + 3);
 	st->total = metrics_series_get(pm->responses, values);
 	return st;
 }

@@ -244,6 +244,13 @@ struct h2_config {
 	void *data;		       /* the owner's (h2_conn_data()) */
 	struct h2_limits lim;	       /* copied; zeros are defaults */
 	const char *name; /* for log lines; borrowed, may be NULL */
+	/*
+	 * bytes the owner already read from fd (a proxy's protocol
+	 * detection), copied: processed first, as if read from the socket,
+	 * in the loop iteration that made the connection. Needs a loop.
+	 */
+	const void *initial;
+	size_t initial_len;
 };
 
 /*
@@ -271,6 +278,13 @@ enum h2_role h2_conn_role(const struct h2_conn *c);
  * closed, no GOAWAY sent or received.
  */
 bool h2_conn_can_submit(const struct h2_conn *c);
+
+/*
+ * h2_conn_peer_max_streams - the peer's SETTINGS_MAX_CONCURRENT_STREAMS:
+ * how many streams we may have open on c at once. Until the peer's
+ * SETTINGS arrive, at most 100 (RFC 9113 recommends no less).
+ */
+uint32_t h2_conn_peer_max_streams(const struct h2_conn *c);
 
 /* h2_conn_closed - true once on_close has run (or is running) */
 bool h2_conn_closed(const struct h2_conn *c);

@@ -36,9 +36,8 @@
  * the socket and those bytes (to send first, or to parse first) and owns
  * the connection until it calls proxy_conn_close().
  *
- * HTTP/1 is served by proxy_http1.h; HTTP/2 and opaque TCP are relayed by
- * proxy_tcp.h (the HTTP/2 handler replaces its entry of
- * proxy_handler_for()).
+ * HTTP/1 is served by proxy_http1.h, HTTP/2 (and gRPC) by proxy_h2.h;
+ * opaque TCP is relayed by proxy_tcp.h.
  */
 
 #define PROXY_DETECT_BUF (8u << 10) /* bytes read before calling it opaque */
@@ -130,6 +129,7 @@ struct proxy_pipes {
 };
 
 struct proxy_admin;
+struct proxy_h2;
 struct linger_conn;
 struct discovery;
 
@@ -154,6 +154,8 @@ struct proxy {
 	/* handler state: opaque TCP relays and their pipes */
 	struct pool tcp_pool;
 	struct proxy_pipes pipes;
+	/* HTTP/2: pooled upstream connections (proxy_h2.c) */
+	struct proxy_h2 *h2;
 	/* linger-closes of control connections */
 	struct pool linger_pool;
 	struct linger_conn *lingers;

@@ -67,6 +67,16 @@ struct proxy_config {
 	int64_t http_header_timeout;	  /* ns; 10s: a request's head, idle */
 	int64_t admin_request_timeout;	  /* ns; 10s: slowloris bound */
 	long long max_connections;	  /* proxied connections at once */
+	/* HTTP/2 (proxy_h2.h) */
+	long long h2_max_concurrent_streams; /* per client connection; 100 */
+	long long h2_max_header_list;	  /* bytes of a decoded header
+					   * block, either side; 64 KiB */
+	long long h2_max_pending;	  /* requests waiting for one upstream
+					   * address's connection; 1000 */
+	int64_t h2_idle_timeout;	  /* ns; 120s: a client connection
+					   * with no stream */
+	int64_t h2_upstream_idle_timeout; /* ns; 60s: a pooled upstream
+					   * connection with no stream */
 	bool admin_shutdown;		  /* POST /shutdown allowed */
 	enum log_level log_level;
 	/* who this proxy serves: metric labels; borrowed from environ/argv */

@@ -31,19 +31,21 @@
  *   request_total                             counter
  *     {direction, authority, tls, target_addr, <workload labels>}
  *   response_total                            counter
- *     {..., classification="success|failure", status_code}
+ *     {..., classification="success|failure", status_code,
+ *      grpc_status_code}
  *   response_latency_ms                       histogram (DESIGN.md bounds)
  *     {..., status_code}: request start to response headers
  *
  * success is a status below 500 (a 4xx is the client's failure, not the
- * server's). A handler finds the series of a (direction, target,
+ * server's) with no gRPC status or gRPC status 0 (OK); grpc_status_code
+ * is "" (no label, to Prometheus) for a response that carried none. A handler finds the series of a (direction, target,
  * authority) once (proxy_metrics_http), and of a status within it once
  * (proxy_metrics_http_status): the first PROXY_HTTP_STATUSES statuses are
  * kept in the entry, so recording a response is a short scan and three
  * adds, with no allocation. Past 5000 authorities the authority label of
  * new ones is "" (bounded memory against a client sending random Hosts).
- * No grpc_status_code label: HTTP/1 has none; the HTTP/2 handler adds its
- * own series when it needs it.
+ * HTTP/1 records with no gRPC status; the HTTP/2 handler passes the
+ * grpc-status of the trailers (or of a Trailers-Only head).
  */
 
 /* one peer's tcp_* series */
@@ -71,11 +73,12 @@ enum proxy_refuse_reason {
 /* one status code's series within an HTTP entry */
 struct proxy_http_status {
 	int code;
+	int grpc;			/* grpc-status, or -1: none */
 	struct metrics_series *total;	/* response_total */
 	struct metrics_series *latency; /* response_latency_ms */
 };
 
-#define PROXY_HTTP_STATUSES 8
+#define PROXY_HTTP_STATUSES 16
 
 /* the HTTP series of one (direction, target, authority) */
 struct proxy_http_metrics {
@@ -129,6 +132,15 @@ struct proxy_http_metrics *proxy_metrics_http(struct proxy_metrics *pm,
 const struct proxy_http_status *
 proxy_metrics_http_status(struct proxy_metrics *pm,
 			  struct proxy_http_metrics *hm, int code);
+
+/*
+ * proxy_metrics_grpc_status - the same for a response with gRPC status
+ * grpc (-1: none, as proxy_metrics_http_status): its own response_total
+ * series, the latency series of its HTTP status. Never NULL.
+ */
+const struct proxy_http_status *
+proxy_metrics_grpc_status(struct proxy_metrics *pm,
+			  struct proxy_http_metrics *hm, int code, int grpc);
 
 /* proxy_metrics_refused - count one refused connection */
 void proxy_metrics_refused(struct proxy_metrics *pm, enum proxy_dir dir,

@@ -6,9 +6,9 @@
 #include "conduit/proxy.h"
 
 /*
- * The handler for opaque TCP (and, until their handlers exist, for HTTP/1
- * and HTTP/2): connect to c->target within the direction's connect
- * timeout, send the bytes read while detecting, then relay both ways.
+ * The handler for opaque TCP: connect to c->target within the
+ * direction's connect timeout, send the bytes read while detecting, then
+ * relay both ways.
  *
  * Each direction is a flow from one socket to the other. Bytes move
  * kernel to kernel through a pipe with splice(2) (a buffer of 64 KiB when

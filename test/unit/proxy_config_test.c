@@ -25,6 +25,11 @@ static const char *const env_vars[] = {
 	"CONDUIT_PROXY_SHUTDOWN_GRACE",
 	"CONDUIT_PROXY_ADMIN_REQUEST_TIMEOUT",
 	"CONDUIT_PROXY_MAX_CONNECTIONS",
+	"CONDUIT_PROXY_H2_MAX_CONCURRENT_STREAMS",
+	"CONDUIT_PROXY_H2_MAX_HEADER_LIST_SIZE",
+	"CONDUIT_PROXY_H2_MAX_PENDING_REQUESTS",
+	"CONDUIT_PROXY_H2_IDLE_TIMEOUT",
+	"CONDUIT_PROXY_H2_UPSTREAM_IDLE_TIMEOUT",
 	"CONDUIT_PROXY_ADMIN_SHUTDOWN",
 	"CONDUIT_PROXY_LOG",
 	"CONDUIT_PROXY_POD_NAMESPACE",
@@ -78,6 +83,11 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(cfg.shutdown_grace, 25 * NSEC_PER_SEC);
 	ck_assert_int_eq(cfg.tcp_idle_timeout, 0);
 	ck_assert_int_eq(cfg.max_connections, 10000);
+	ck_assert_int_eq(cfg.h2_max_concurrent_streams, 100);
+	ck_assert_int_eq(cfg.h2_max_header_list, 64 << 10);
+	ck_assert_int_eq(cfg.h2_max_pending, 1000);
+	ck_assert_int_eq(cfg.h2_idle_timeout, 120 * NSEC_PER_SEC);
+	ck_assert_int_eq(cfg.h2_upstream_idle_timeout, 60 * NSEC_PER_SEC);
 	ck_assert(!cfg.admin_shutdown);
 	ck_assert_int_eq(cfg.log_level, LOG_INFO);
 	ck_assert_str_eq(cfg.workload_label, "");
@@ -189,6 +199,32 @@ START_TEST(test_ports)
 }
 END_TEST
 
+START_TEST(test_h2_limits)
+{
+	struct proxy_config cfg;
+
+	clear_env();
+	setenv("CONDUIT_PROXY_H2_MAX_CONCURRENT_STREAMS", "7", 1);
+	setenv("CONDUIT_PROXY_H2_UPSTREAM_IDLE_TIMEOUT", "1500ms", 1);
+	ck_assert_int_eq(parse(&cfg, (char *[]){ "--h2-max-header-list-size",
+						 "8192", "--h2-idle-timeout",
+						 "0", NULL }),
+			 FLAG_OK);
+	ck_assert_int_eq(cfg.h2_max_concurrent_streams, 7);
+	ck_assert_int_eq(cfg.h2_upstream_idle_timeout, 1500 * NSEC_PER_MSEC);
+	ck_assert_int_eq(cfg.h2_max_header_list, 8192);
+	ck_assert_int_eq(cfg.h2_idle_timeout, 0);
+	/* out of range: an error, not a silent clamp */
+	ck_assert_int_eq(parse(&cfg, (char *[]){ "--h2-max-header-list-size",
+						 "100", NULL }),
+			 -EINVAL);
+	ck_assert_int_eq(parse(&cfg, (char *[]){ "--h2-max-pending-requests",
+						 "0", NULL }),
+			 -EINVAL);
+	clear_env();
+}
+END_TEST
+
 START_TEST(test_env_json)
 {
 	struct proxy_config cfg;
@@ -248,6 +284,7 @@ Suite *proxy_config_suite(void)
 	tcase_add_test(tc, test_flags_and_env);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_ports);
+	tcase_add_test(tc, test_h2_limits);
 	tcase_add_test(tc, test_env_json);
 	tcase_add_test(tc, test_own_addr);
 	suite_add_tcase(s, tc);

@@ -35,6 +35,7 @@
 	SUITE(http1)     \
 	SUITE(proxy_detect)\
 	SUITE(proxy_http1) \
+	SUITE(proxy_h2)    \
 	SUITE(proxy_config)\
 	SUITE(h2)        \
 	SUITE(grpc)      \
