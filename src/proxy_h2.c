@@ -11,6 +11,7 @@
 
 #include "conduit/arena.h"
 #include "conduit/grpc.h"
+#include "conduit/discovery.h"
 #include "conduit/log.h"
 #include "conduit/time.h"
 
@@ -150,6 +151,12 @@ struct proxy_h2_req {
 	bool req_fwd_ended;		     /* ... and su was told */
 	bool replayable;		     /* body holds all of it */
 	bool resp_head, resp_ended;	     /* sent to the client */
+	/* service discovery (outbound, a service's authority) */
+	struct dsc_endpoint *ep;	     /* the endpoint picked, held */
+	bool ep_busy;			     /* counted pending on it */
+	int route_tries;		     /* endpoints that refused it */
+	char *route_name;		     /* in arena, while waiting */
+	struct dsc_wait wait;
 };
 
 /* the client connection: proxy_conn's ctx */
@@ -289,6 +296,23 @@ static void up_free(struct up *u)
 	free(u);
 }
 
+static void route(struct proxy_h2_req *r);
+
+/*
+ * try_elsewhere - r's endpoint refused the connection before r reached
+ * it: it backs off and r is routed again (to another endpoint, when the
+ * service has one), twice at most. True when r was re-routed.
+ */
+static bool try_elsewhere(struct proxy_h2_req *r)
+{
+	if (!r->ep || r->route_tries >= 2)
+		return false;
+	dsc_connect_failed(r->hc->c->px->discovery, r->ep);
+	r->route_tries++;
+	route(r);
+	return true;
+}
+
 /* up_fail - the connection did not come up: its queue gets answers */
 static void up_fail(struct up *u, enum proxy_h2_fail why, const char *reason)
 {
@@ -298,6 +322,8 @@ static void up_fail(struct up *u, enum proxy_h2_fail why, const char *reason)
 		up_dequeue(u, r);
 		r->up = NULL;
 		r->state = REQ_DONE;
+		if (why == PROXY_H2_REFUSED && try_elsewhere(r))
+			continue;
 		req_answer(r, why, reason);
 	}
 	up_free(u);
@@ -449,6 +475,8 @@ static struct up *up_for(struct proxy_h2_req *r)
 	if (i >= 0)
 		return cand[i];
 	u = up_new(ph, c->dir, &r->addr, proxy_connect_timeout(c), &err);
+	if (!u && try_elsewhere(r))
+		return NULL;
 	if (!u)
 		req_answer(r, PROXY_H2_REFUSED,
 			   err == -ECONNREFUSED ? "upstream connection refused" :
@@ -487,17 +515,101 @@ const char *proxy_h2_req_header(const struct proxy_h2_req *req,
 	return h->value;
 }
 
+/* ep_finish - r's request on its endpoint is over (rtt < 0: failed) */
+static void ep_finish(struct proxy_h2_req *r, int64_t rtt_ns)
+{
+	if (r->ep && r->ep_busy) {
+		dsc_done(r->hc->c->px->discovery, r->ep, rtt_ns);
+		r->ep_busy = false;
+	}
+}
+
+static void ep_drop(struct proxy_h2_req *r)
+{
+	ep_finish(r, -1);
+	if (r->ep) {
+		dsc_release(r->ep);
+		r->ep = NULL;
+	}
+}
+
+/* route_state - answer r's routing once discovery knows svc */
+static void route_state(struct proxy_h2_req *r, struct dsc_service *svc,
+			enum dsc_state st)
+{
+	struct proxy_conn *c = r->hc->c;
+	struct dsc_endpoint *e;
+
+	switch (st) {
+	case DSC_READY:
+		if ((e = dsc_pick(svc))) {
+			r->ep = e;
+			r->ep_busy = true;
+			proxy_h2_routed(r, &e->addr, 0);
+			return;
+		}
+		break;
+	case DSC_NOT_FOUND:
+		/* not a service the mesh knows: where it was going */
+		if (c->target.len) {
+			proxy_h2_routed(r, &c->target, 0);
+			return;
+		}
+		break;
+	case DSC_EMPTY:
+	case DSC_PENDING:
+		break;
+	}
+	proxy_h2_routed(r, NULL, -ENOENT);
+}
+
+static void on_resolved(void *arg, enum dsc_state st)
+{
+	struct proxy_h2_req *r = arg;
+	struct dsc_service *svc =
+		discovery_lookup(r->hc->c->px->discovery, r->route_name);
+
+	route_state(r, svc, st);
+}
+
+/*
+ * proxy_h2_route - outbound, with discovery, for an authority naming a
+ * service: an endpoint of it (P2C over peak-EWMA), waiting for
+ * discovery's first answer when needed; otherwise the connection's
+ * target (none in explicit outbound mode: UNAVAILABLE).
+ */
 void proxy_h2_route(struct proxy_conn *c, struct proxy_h2_req *req,
 		    const char *authority, size_t alen)
 {
-	(void)authority;
-	(void)alen;
-	proxy_h2_routed(req, &c->target, 0);
+	struct discovery *d = c->px->discovery;
+	struct dsc_service *svc;
+	char name[256];
+
+	ep_drop(req);
+	if (c->dir != PROXY_OUTBOUND || !d || !authority ||
+	    !discovery_name(authority, alen, name, sizeof(name))) {
+		if (c->target.len)
+			proxy_h2_routed(req, &c->target, 0);
+		else
+			proxy_h2_routed(req, NULL, -ENOENT);
+		return;
+	}
+	svc = discovery_lookup(d, name);
+	if (dsc_service_state(svc) == DSC_PENDING) {
+		req->route_name = arena_strdup(&req->arena, name);
+		if (!req->route_name) {
+			proxy_h2_routed(req, NULL, -ENOMEM);
+			return;
+		}
+		dsc_service_wait(svc, &req->wait, on_resolved, req);
+		return;
+	}
+	route_state(req, svc, dsc_service_state(svc));
 }
 
 void proxy_h2_route_cancel(struct proxy_h2_req *req)
 {
-	(void)req;
+	dsc_wait_cancel(&req->wait);
 }
 
 void proxy_h2_routed(struct proxy_h2_req *r, const struct sock_addr *addr,
@@ -830,6 +942,8 @@ static void req_free(struct proxy_h2_req *r)
 	struct hconn *hc = r->hc;
 
 	req_finish(r);
+	dsc_wait_cancel(&r->wait);
+	ep_drop(r);
 	count_bytes(hc->h2, &hc->c->metrics->src, &hc->in_seen, &hc->out_seen);
 	ev_timer_stop(req_loop(r), &r->timer);
 	arena_release(&r->arena);
@@ -1070,6 +1184,7 @@ static void on_response(struct proxy_h2_req *r, const struct h2_header *h,
 	r->resp_head = true;
 	r->head_ns = time_mono_ns();
 	r->status = st ? atoi(st->value) : 502;
+	ep_finish(r, r->head_ns - r->start_ns);
 	if (!r->deadline)
 		ev_timer_stop(req_loop(r), &r->timer);
 	drop_body(r); /* answered: never retried */

@@ -91,8 +91,13 @@ expect_match "saying why" "$OUT" '^conduit-proxy-error: no endpoints'
 run curl -s -D - -o /dev/null -H "Host: nosuch.demo.svc.cluster.local" "http://$OUT_ADDR/"
 expect_match "an unknown service, explicit mode: 502 no destination" "$OUT" '^conduit-proxy-error: no destination for this authority'
 
-# a slow endpoint gets proportionally less
+# a dead endpoint: refused connects retry on another endpoint
 stop "$BACK_web_2"
+run $PEER load "$OUT_ADDR" "$SVC" 100 4
+expect_eq "a dead endpoint: every request still 200 from the live one" "$(count "200 web-1")" 100
+expect_match "its refused connects are logged" "$(cat "$TMP/P.log")" 'msg="http/1: connect failed" dir=outbound target=127.0.1.2:'
+
+# a slow endpoint gets proportionally less
 backend web-2 127.0.1.2 100
 run $PEER load "$OUT_ADDR" "$SVC" 200 4
 n1=$(count "200 web-1") n2=$(count "200 web-2")
@@ -100,11 +105,7 @@ expect_eq "with a slow endpoint: all 200" "$((n1 + n2))" 200
 if [ "$n1" -ge 160 ]; then ok "peak-EWMA sends most to the fast one ($n1 fast / $n2 slow)"; else
 	not_ok "peak-EWMA sends most to the fast one ($n1 fast / $n2 slow)"; fi
 
-# a dead endpoint: refused connects retry on another endpoint
 stop "$BACK_web_2"
-run $PEER load "$OUT_ADDR" "$SVC" 100 4
-expect_eq "a dead endpoint: every request still 200 from the live one" "$(count "200 web-1")" 100
-expect_match "its refused connects are logged" "$(cat "$TMP/P.log")" 'msg="http/1: connect failed" dir=outbound target=127.0.1.2:'
 
 # the controller dies: the last endpoints stay in use
 kill -KILL "$CTL"; wait "$CTL" 2>/dev/null

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# 48-demo: `conduit demo` end to end, as a user runs it: every sample
+# deployment in `conduit stat`, the bot's rate at web, the designed
+# failure visible in voting's and web's success rate, edges bot -> web ->
+# emoji and voting, every pod meshed; Ctrl-C stops every process it
+# started and removes its state directory.
+. "$(dirname "$0")/lib.sh"
+
+command -v curl >/dev/null || { skip "demo tests" "curl missing"; finish; }
+API=127.0.0.1:$(free_port)
+RATE=20
+spawn demo "$CONDUIT" demo --api-addr "$API" --rate $RATE --subnet 31 \
+	--scrape-interval 1s --refresh 1s --duration 120s
+DEMO=$SPAWNED
+S="$CONDUIT stat --api-addr $API"
+rows() { $S deploy -n emojivoto -o json 2>/dev/null; }
+val() { /usr/bin/python3 -c "import json,sys; rows=json.load(sys.stdin); r=[x for x in rows if x['name']==sys.argv[1]]; print(r[0][sys.argv[2]] if r else 'missing')" "$1" "$2"; }
+# traffic for a while: a 1m window with 15 s of it
+wait_until 30 sh -c "$S deploy -n emojivoto 2>/dev/null | grep -q '^web .*rps'"
+sleep 15
+J=$(rows)
+expect_match "the demo says what it started and where" "$(cat "$TMP/demo.log")" '^  web +127\.31\.0\.3 +127\.31\.1\.3:8080'
+for d in emoji voting web vote-bot; do
+	expect_eq "stat lists deployment $d, meshed" "$(val "$d" meshed_pods <<<"$J")/$(val "$d" total_pods <<<"$J")" "1/1"
+done
+rps=$(val web rps <<<"$J")
+if /usr/bin/python3 -c "import sys; r=float(sys.argv[1]); sys.exit(0 if $RATE*0.5 <= r <= $RATE*1.5 else 1)" "$rps"; then
+	ok "web receives the bot's rate ($rps rps for --rate $RATE)"; else not_ok "web rps $rps, want about $RATE"; fi
+for d in voting web; do
+	sr=$(val $d success_rate <<<"$J")
+	if /usr/bin/python3 -c "import sys; s=float(sys.argv[1]); sys.exit(0 if 0.5 < s < 1 else 1)" "$sr"; then
+		ok "$d's success rate shows the failing vote ($sr)"; else not_ok "$d success rate $sr, want between 0.5 and 1"; fi
+done
+expect_eq "emoji never fails" "$(val emoji success_rate <<<"$J")" "1"
+run "$CONDUIT" edges --api-addr "$API" -n emojivoto
+for e in "vote-bot +web" "web +emoji" "web +voting"; do
+	expect_match "edges: ${e/ +/ -> }" "$OUT" "^$e +emojivoto +emojivoto +-\$"
+done
+run "$CONDUIT" get pods --api-addr "$API" -n emojivoto
+expect_eq "get pods: four, all meshed and ready" "$(grep -c ' true .* yes ' <<<"$OUT")" 4
+dir=$(sed -n 's/.*(state in \(\/tmp\/conduit-demo-[A-Za-z0-9]*\)).*/\1/p' "$TMP/demo.log")
+expect_match "it names its state directory" "$dir" '^/tmp/conduit-demo-'
+kill -INT "$DEMO"
+for i in $(seq 1 100); do kill -0 "$DEMO" 2>/dev/null || break; sleep 0.1; done
+wait "$DEMO"
+expect_eq "Ctrl-C: the demo exits 0" "$?" 0
+expect_match "saying it stops" "$(cat "$TMP/demo.log")" '^conduit demo: stopping$'
+if [ -n "$dir" ] && [ ! -e "$dir" ]; then ok "its state directory is gone"; else not_ok "$dir is still there"; fi
+left=$(pgrep -f -- "127\.31\.[01]\." | wc -l)
+expect_eq "no process of it is left" "$left" 0
+run curl -s -m 2 "http://$API/api/v1/version"
+expect_eq "the public API is down" "$RC" 7
+finish
