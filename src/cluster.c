@@ -351,6 +351,7 @@ static void pod_read_containers(struct cluster_pod *p, const struct json *spec)
 	size_t cap = 0, k = 0;
 
 	p->admin_port = 4191;
+	p->tap_port = 4190;
 	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
 		const struct json *cs = json_get(spec, lists[l]);
 
@@ -378,6 +379,8 @@ static void pod_read_containers(struct cluster_pod *p, const struct json *spec)
 					continue;
 				if (proxy && name && !strcmp(name, "conduit-admin"))
 					p->admin_port = (int)v;
+				if (proxy && name && !strcmp(name, "conduit-tap"))
+					p->tap_port = (int)v;
 				p->ports[k].name = xstrdup(name ? name : "");
 				p->ports[k].port = (int)v;
 				k++;

@@ -116,12 +116,13 @@ static int write_cluster(struct demo *d)
 			"  - {apiVersion: apps/v1, kind: ReplicaSet, name: %s-demo, controller: true, uid: demo-rs-%s}\n"
 			"spec:\n  serviceAccountName: %s\n  containers:\n"
 			"  - name: app\n    ports: [{name: %s, containerPort: %d}]\n"
-			"  - name: conduit-proxy\n    ports: [{name: conduit-admin, containerPort: %d}]\n"
+			"  - name: conduit-proxy\n    ports: [{name: conduit-admin, containerPort: %d},"
+			" {name: conduit-tap, containerPort: %d}]\n"
 			"status:\n  phase: Running\n  podIP: %s\n"
 			"  conditions: [{type: Ready, status: \"True\"}]\n---\n",
 			p->deploy, p->deploy, p->deploy, p->deploy, p->deploy,
 			p->deploy, p->deploy, p->deploy, p->port_name, APP_PORT,
-			p->admin_port, p->ip);
+			p->admin_port, p->ctl_port, p->ip);
 		if (p->svc)
 			fprintf(f,
 				"apiVersion: v1\nkind: Service\nmetadata:\n"

@@ -16,6 +16,7 @@
 #include "conduit/proxy_admin.h"
 #include "conduit/proxy_h2.h"
 #include "conduit/proxy_http1.h"
+#include "conduit/proxy_tap.h"
 #include "conduit/proxy_tcp.h"
 #include "conduit/time.h"
 
@@ -433,7 +434,7 @@ static void on_linger_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /*
- * control_accept - the tap server arrives with the observability work.
+ * control_accept - without a tap server (out of memory at start): say so.
  * Until then a client is told so politely, in HTTP/2 (tap is gRPC): an
  * empty SETTINGS and a GOAWAY(NO_ERROR, last stream 0) that says no
  * stream was or will be processed, so a gRPC client fails fast with
@@ -540,7 +541,10 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			proxy_admin_accept(px->admin, fd, &peer);
 			break;
 		case PROXY_LISTEN_CONTROL:
-			control_accept(px, fd);
+			if (px->tap)
+				proxy_tap_accept(px->tap, fd, &peer);
+			else
+				control_accept(px, fd);
 			break;
 		case PROXY_LISTEN_INBOUND:
 		case PROXY_LISTEN_OUTBOUND:
@@ -762,6 +766,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct ev_loop *loop)
 	};
 	px->admin = proxy_admin_new(loop, &px->reaper, &acfg, &ops);
 	start_discovery(px);
+	px->tap = proxy_tap_new(px);
 	return px;
 }
 
@@ -821,6 +826,7 @@ void proxy_free(struct proxy *px)
 	if (px->signals_on)
 		loop_signals_release(&px->signals);
 	proxy_admin_free(px->admin);
+	proxy_tap_free(px->tap);
 	loop_reaper_release(&px->reaper);
 	/* after the reaper: freed handlers give their endpoints back */
 	discovery_free(px->discovery);

@@ -350,6 +350,11 @@ int proxy_config_parse(struct proxy_config *cfg, int *argc, char ***argv)
 		  "Explicit mode: send inbound traffic to ADDR (the local app) "
 		  "instead of the original destination",
 		  "CONDUIT_PROXY_INBOUND_FORWARD" },
+		{ FLAG_FUNC, 0, "tap-allow", &cfg->tap_allow, "CIDRS",
+		  "Who may tap this proxy on the control port (until mTLS "
+		  "identifies the tap component)",
+		  "CONDUIT_PROXY_TAP_ALLOW", 0, 0, netlist_flag_cidrs,
+		  "loopback" },
 		{ FLAG_STRING, 0, "destination-svc-addr", &cfg->destination_addr,
 		  "ADDR",
 		  "Service discovery: the controller's destination component "

@@ -13,6 +13,7 @@
 #include "conduit/grpc.h"
 #include "conduit/discovery.h"
 #include "conduit/log.h"
+#include "conduit/proxy_tap.h"
 #include "conduit/time.h"
 
 #define STREAM_WINDOW (256u << 10) /* our stream window, either side */
@@ -157,6 +158,8 @@ struct proxy_h2_req {
 	int route_tries;		     /* endpoints that refused it */
 	char *route_name;		     /* in arena, while waiting */
 	struct dsc_wait wait;
+	struct proxy_tap_req tap;	     /* who taps it */
+	bool tapped;			     /* its request-init went out */
 };
 
 /* the client connection: proxy_conn's ctx */
@@ -612,6 +615,19 @@ void proxy_h2_route_cancel(struct proxy_h2_req *req)
 	dsc_wait_cancel(&req->wait);
 }
 
+/* tap_begin - request-init to the taps, once r knows where it goes */
+static void tap_begin(struct proxy_h2_req *r, const struct sock_addr *addr)
+{
+	struct proxy_conn *c = r->hc->c;
+	const struct h2_header *m = h2_header_find(r->head, r->nhead, ":method");
+
+	r->tapped = true;
+	proxy_tap_request(c->px, &r->tap, c->dir, &c->peer,
+			  addr ? addr : &c->target, m ? m->value : "",
+			  m ? m->value_len : 0, r->authority, r->authority_len,
+			  r->path, r->path ? strlen(r->path) : 0);
+}
+
 void proxy_h2_routed(struct proxy_h2_req *r, const struct sock_addr *addr,
 		     int err)
 {
@@ -619,6 +635,8 @@ void proxy_h2_routed(struct proxy_h2_req *r, const struct sock_addr *addr,
 
 	BUG_ON(r->state != REQ_ROUTING);
 	r->state = REQ_DONE; /* answered: nothing to cancel any more */
+	if (!r->tapped)
+		tap_begin(r, addr);
 	if (err || !addr) {
 		req_answer(r, PROXY_H2_UNAVAILABLE, "no upstream address");
 		return;
@@ -911,6 +929,12 @@ static void req_finish(struct proxy_h2_req *r)
 	char a[SOCK_ADDR_STRLEN], q1[96], q2[96];
 	int64_t now = time_mono_ns();
 
+	if (r->tap.n) {
+		if (r->status)
+			proxy_tap_response(px, &r->tap, r->status);
+		proxy_tap_end(px, &r->tap, r->grpc ? r->grpc_status : -1,
+			      r->reset, r->down_bytes);
+	}
 	if (r->status && r->hm) {
 		const struct proxy_http_status *st = proxy_metrics_grpc_status(
 		    px->metrics, r->hm, r->status, r->grpc ? r->grpc_status : -1);
@@ -1185,6 +1209,7 @@ static void on_response(struct proxy_h2_req *r, const struct h2_header *h,
 	r->head_ns = time_mono_ns();
 	r->status = st ? atoi(st->value) : 502;
 	ep_finish(r, r->head_ns - r->start_ns);
+	proxy_tap_response(req_px(r), &r->tap, r->status);
 	if (!r->deadline)
 		ev_timer_stop(req_loop(r), &r->timer);
 	drop_body(r); /* answered: never retried */

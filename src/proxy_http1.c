@@ -12,6 +12,7 @@
 
 #include "conduit/discovery.h"
 #include "conduit/log.h"
+#include "conduit/proxy_tap.h"
 #include "conduit/proxy_tcp.h"
 #include "conduit/time.h"
 
@@ -199,6 +200,8 @@ struct h1 {
 	char route[256];		/* the service ep belongs to */
 	struct dsc_wait wait;		/* waiting for a first answer */
 	unsigned tries;			/* endpoints that failed this request */
+	struct proxy_tap_req tap;	/* who taps the exchange in flight */
+	uint64_t resp_bytes;		/* its response body so far */
 };
 
 static void step(struct h1 *h);
@@ -320,8 +323,11 @@ static void answer(struct h1 *h, int status, const char *reason)
 		return;
 	}
 	log_answer(h, status, reason);
-	if (h->active)
+	if (h->active) {
 		count_response(h, status);
+		proxy_tap_response(h->c->px, &h->tap, status);
+		proxy_tap_end(h->c->px, &h->tap, -1, 0, 0);
+	}
 	h->active = false;
 	h->client_close = true;
 	ev_timer_stop(hloop(h), &h->ctimer);
@@ -558,6 +564,7 @@ static void on_request_head(struct h1 *h)
 	h->requests++;
 	h->tries = 0;
 	h->start_ns = time_mono_ns();
+	h->resp_bytes = 0;
 	ev_timer_stop(hloop(h), &h->ctimer);
 	h->head_req = !strcmp(http1_method(req), "HEAD");
 	h->connect_req = !strcmp(http1_method(req), "CONNECT");
@@ -593,6 +600,14 @@ static void on_request_head(struct h1 *h)
 	if (h->head_req || h->connect_req)
 		http1_expect_no_body(h->resp);
 	route(h, name);
+	if (!h->gone) {
+		struct http1_str t = http1_target(req);
+		const char *m = http1_method(req);
+
+		proxy_tap_request(c->px, &h->tap, c->dir, &c->peer,
+				  h->upstream.len ? &h->upstream : &c->target,
+				  m, strlen(m), host.p, host.len, t.p, t.len);
+	}
 }
 
 static int put_chunk(struct buf *b, const char *p, size_t n)
@@ -728,6 +743,7 @@ static void on_response_head(struct h1 *h)
 		return;
 	}
 	count_response(h, status);
+	proxy_tap_response(h->c->px, &h->tap, status);
 	if (status == 101) {
 		h->tunnel = true;
 		flags |= PROXY_H1_HEAD_UPGRADE;
@@ -759,6 +775,7 @@ static void exchange_done(struct h1 *h)
 {
 	struct proxy_conn *c = h->c;
 
+	proxy_tap_end(c->px, &h->tap, -1, 0, h->resp_bytes);
 	if (h->tunnel) {
 		h->active = false; /* step() hands the connection over */
 		return;
@@ -808,6 +825,7 @@ static bool parse_response(struct h1 *h)
 			break;
 		case HTTP1_BODY:
 			r = put_body(&h->cout, h->resp_out, &ev);
+			h->resp_bytes += ev.body_len;
 			break;
 		case HTTP1_DONE:
 			if (h->interim) {
@@ -1170,6 +1188,8 @@ static void h1_stop(struct proxy_conn *c)
 	h->gone = true;
 	stop_watchers(h);
 	dsc_wait_cancel(&h->wait);
+	if (h->active)
+		proxy_tap_end(c->px, &h->tap, -1, 0, h->resp_bytes);
 	server_close(h, false);
 	log_debug("connection closed",
 		  "dir=%s proto=%s target=%s requests=%llu ms=%lld",

@@ -14,6 +14,7 @@
 #include "conduit/log.h"
 #include "conduit/map.h"
 #include "conduit/stats.h"
+#include "conduit/tap_fanout.h"
 #include "conduit/time.h"
 #include "conduit/version.h"
 
@@ -556,6 +557,71 @@ static void on_edges(struct httpd_req *req, void *arg)
 	respond(req, o);
 }
 
+/* --- /api/v1/tap ---------------------------------------------------------------------- */
+
+static void on_tap(struct httpd_req *req, void *arg)
+{
+	struct public_api *pa = arg;
+	const char *res = public_api_parse_resource(httpd_req_query(req, "resource"));
+	const char *ns = query_ns(req), *name = httpd_req_query(req, "name");
+	const char *rps = httpd_req_query(req, "max_rps");
+	struct tap_params tp = {
+		.method = httpd_req_query(req, "method"),
+		.path = httpd_req_query(req, "path"),
+		.authority = httpd_req_query(req, "authority"),
+	};
+	const struct cluster_pod **pods;
+	struct tap_target *t;
+	size_t nt = 0, found = 0;
+	char msg[300], *end;
+	ssize_t n;
+
+	if (!res || (strcmp(res, "deployment") && strcmp(res, "pod") &&
+		     strcmp(res, "namespace"))) {
+		respond_error(req, 400, "tap: want resource deployment, pod or namespace");
+		return;
+	}
+	if (name && !*name)
+		name = NULL;
+	tp.max_rps = 100;
+	if (rps && *rps) {
+		tp.max_rps = strtod(rps, &end);
+		if (*end || !(tp.max_rps > 0) || tp.max_rps > 100000) {
+			respond_error(req, 400, "invalid max_rps: want a number above 0");
+			return;
+		}
+	}
+	n = cluster_pods(pa->cfg.cluster, ns, &pods);
+	t = xcalloc((size_t)(n > 0 ? n : 1), sizeof(*t));
+	for (ssize_t i = 0; i < n; i++) {
+		const struct cluster_pod *p = pods[i];
+		const char *g = group_of(p, res);
+
+		if (!g || (name && strcmp(g, name)))
+			continue;
+		found++;
+		if (!p->meshed || !p->ip || strcmp(p->phase, "Running") ||
+		    sock_ip_parse(p->ip, &t[nt].addr) < 0)
+			continue;
+		sock_addr_set_port(&t[nt].addr, p->tap_port);
+		str_copy(t[nt].ns, p->ns, sizeof(t[nt].ns));
+		str_copy(t[nt].pod, p->name, sizeof(t[nt].pod));
+		nt++;
+	}
+	free(pods);
+	if (!nt) {
+		snprintf(msg, sizeof(msg), "%s%s%.100s %s%s%.60s",
+			 res, name ? "/" : "", name ? name : "",
+			 found ? "has no meshed running pod" : "not found",
+			 ns ? " in namespace " : "", ns ? ns : "");
+		respond_error(req, 404, msg);
+		free(t);
+		return;
+	}
+	tap_fanout_start(pa->cfg.loop, req, t, nt, &tp);
+	free(t);
+}
+
 /* --- lifecycle --------------------------------------------------------------------- */
 
 struct public_api *public_api_new(const struct public_api_config *cfg)
@@ -578,6 +644,7 @@ struct public_api *public_api_new(const struct public_api_config *cfg)
 	httpd_route(pa->httpd, "GET", "/api/v1/pods", on_pods, pa);
 	httpd_route(pa->httpd, "GET", "/api/v1/stat", on_stat, pa);
 	httpd_route(pa->httpd, "GET", "/api/v1/edges", on_edges, pa);
+	httpd_route(pa->httpd, "GET", "/api/v1/tap", on_tap, pa);
 	if (cfg->metrics) {
 		struct metrics_family *f;
 

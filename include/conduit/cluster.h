@@ -58,6 +58,7 @@ struct cluster_pod {
 	bool terminating; /* metadata.deletionTimestamp is set */
 	bool meshed;	  /* it has a conduit-proxy container */
 	int admin_port;	  /* the proxy's admin port (conduit-admin: 4191) */
+	int tap_port;	  /* its control port (conduit-tap: 4190) */
 	struct cluster_label *labels;
 	size_t nlabels;
 	struct cluster_port *ports; /* every container's named ports */

@@ -132,6 +132,7 @@ struct proxy_admin;
 struct proxy_h2;
 struct linger_conn;
 struct discovery;
+struct proxy_tap;
 
 struct proxy {
 	struct ev_loop *loop;
@@ -141,6 +142,8 @@ struct proxy {
 	struct proxy_metrics *metrics;
 	struct proxy_admin *admin;
 	struct discovery *discovery;	/* NULL: no service discovery */
+	struct proxy_tap *tap;		/* the control port's tap server */
+	size_t ntaps;			/* taps open: 0 costs nothing */
 	struct proxy_listener listeners[PROXY_MAX_LISTENERS];
 	size_t nlisteners;
 	ev_timer accept_pause;	/* out of fds: retry accepting later */

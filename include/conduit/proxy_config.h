@@ -7,6 +7,7 @@
 
 #include "conduit/base.h"
 #include "conduit/log.h"
+#include "conduit/netlist.h"
 #include "conduit/sock.h"
 
 /*
@@ -52,6 +53,8 @@ struct proxy_config {
 	struct proxy_addrs admin_listen;     /* 0.0.0.0:4191 */
 	struct proxy_addrs control_listen;   /* 0.0.0.0:4190 */
 	bool has_inbound_forward;	     /* explicit mode */
+	/* who may open a tap on the control port (until identity) */
+	struct netlist_cidrs tap_allow;
 	/* the destination component (IP:port); NULL: no discovery */
 	const char *destination_addr;
 	struct sock_addr inbound_forward;    /* where inbound traffic goes */

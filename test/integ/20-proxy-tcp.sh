@@ -140,12 +140,14 @@ expect_match "with a log line saying why" "$(cat "$TMP/N.log")" \
 run $TOOLS closed "$P_OUT"
 expect_match "outbound, not redirected: closed" "$OUT" '^(eof|reset) '
 expect_match "and logged" "$(cat "$TMP/P.log")" 'msg="connection was not redirected and has no forward address: closing" dir=outbound'
-run $TOOLS raw "$P_CTL" ""
-# SETTINGS (empty), then GOAWAY: last stream 0, NO_ERROR, a debug text
-expect_match "control port: an HTTP/2 SETTINGS and GOAWAY(NO_ERROR), then EOF" "$OUT" \
-	'^000000040000000000'"00001d070000000000"'0000000000000000'"$(printf 'tap is not served yet' | od -An -tx1 | tr -d ' \n')"'$'
-run sh -c "curl -s --http2-prior-knowledge -m 5 http://127.0.0.1:$P_CTL/ ; echo rc=\$?"
-expect_match "an HTTP/2 client of the control port fails fast" "$OUT" 'rc=(16|55|56|92)'
+# the control port is the tap server (gRPC): an unknown method is
+# UNIMPLEMENTED; from an address outside --tap-allow, nothing at all
+run sh -c "curl -s --http2-prior-knowledge -m 5 -D - -H 'content-type: application/grpc' -d '' http://127.0.0.1:$P_CTL/no.Such/Method"
+expect_match "control port: a gRPC server (an unknown method: UNIMPLEMENTED)" "$OUT" '^grpc-status: 12'
+start_proxy T "127.0.0.1:$ECHO" --tap-allow 10.0.0.0/8
+run sh -c "curl -s --http2-prior-knowledge -m 5 http://127.0.0.1:$T_CTL/ ; echo rc=\$?"
+expect_match "a tap from outside --tap-allow is closed at once" "$OUT" 'rc=(16|52|55|56|92)'
+expect_match "and logged" "$(cat "$TMP/T.log")" 'msg="tap: refused: the peer is not in --tap-allow" peer=127\.0\.0\.1:'
 
 # --- 2000 connections at once against a bound of 100 -----------------------
 start_proxy F "127.0.0.1:$ECHO" --max-connections 100

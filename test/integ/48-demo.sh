@@ -39,6 +39,20 @@ for e in "vote-bot +web" "web +emoji" "web +voting"; do
 done
 run "$CONDUIT" get pods --api-addr "$API" -n emojivoto
 expect_eq "get pods: four, all meshed and ready" "$(grep -c ' true .* yes ' <<<"$OUT")" 4
+# tap: live lines, both directions, the failing gRPC status among them
+run timeout 6 "$CONDUIT" tap deploy/web -n emojivoto --api-addr "$API"
+expect_match "tap deploy/web: request lines, inbound" "$OUT" '^req id=[0-9]+:[0-9]+ proxy=in +src=[0-9.:]+ dst=127\.31\.1\.3:8080 tls=no_identity :method=GET :authority=web-svc\.emojivoto\.svc\.cluster\.local:80 :path=/api/'
+expect_match "response lines with status and latency" "$OUT" '^rsp id=[0-9:]+ proxy=in .* :status=(200|500) latency=[0-9]+µs$'
+expect_match "outbound gRPC to voting, routed to its pod" "$OUT" '^req id=[0-9:]+ proxy=out src=[0-9.:]+ dst=127\.31\.0\.2:8080 .*:path=/emojivoto\.v1\.VotingService/Vote$'
+expect_match "the designed failure: grpc-status=UNKNOWN" "$OUT" '^end id=[0-9:]+ proxy=out .* grpc-status=Unknown|^end id=[0-9:]+ proxy=out .* grpc-status=UNKNOWN'
+run timeout 4 "$CONDUIT" tap deploy/voting -n emojivoto --api-addr "$API" -o json --max-rps 5
+T=$OUT
+check "tap -o json: every line parses" /usr/bin/python3 -c 'import json,sys; [json.loads(l) for l in sys.argv[1].splitlines()]' "$T"
+n=$(grep -c '"type":"req"' <<<"$T")
+if [ "$n" -ge 1 ] && [ "$n" -le 30 ]; then ok "--max-rps 5 bounds the requests shown ($n in 4 s)"; else not_ok "--max-rps 5: $n requests shown in 4 s"; fi
+run "$CONDUIT" tap deploy/nosuch -n emojivoto --api-addr "$API"
+expect_eq "tap of a deployment that does not exist: exit 1" "$RC" 1
+expect_eq "with one line saying so" "$ERR" "conduit tap: deployment/nosuch not found in namespace emojivoto"
 dir=$(sed -n 's/.*(state in \(\/tmp\/conduit-demo-[A-Za-z0-9]*\)).*/\1/p' "$TMP/demo.log")
 expect_match "it names its state directory" "$dir" '^/tmp/conduit-demo-'
 kill -INT "$DEMO"
