@@ -27,7 +27,7 @@
 #define BODY_MAX (STREAM_WINDOW + REPLAY_MAX)
 #define MAX_RETRIES 2
 #define MAX_FIELDS H2_DEFAULT_MAX_HEADER_FIELDS
-#define PICK_MAX 64 /* upstream connections one address may have looked at */
+#define PICK_MAX 64 /* upstream connections to one address, at most */
 
 /* --- pure helpers --------------------------------------------------------- */
 
@@ -448,6 +448,13 @@ static struct up *up_for(struct proxy_h2_req *r)
 	}
 	if (i >= 0)
 		return cand[i];
+	if (n == PICK_MAX) {
+		/* a peer that allows few streams does not get a connection
+		 * per request */
+		req_answer(r, PROXY_H2_UNAVAILABLE,
+			   "upstream connections at the limit");
+		return NULL;
+	}
 	u = up_new(ph, c->dir, &r->addr, proxy_connect_timeout(c), &err);
 	if (!u)
 		req_answer(r, PROXY_H2_REFUSED,
