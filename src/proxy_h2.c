@@ -337,10 +337,11 @@ static void on_up_connected(struct ev_loop *loop, ev_io *w, int revents)
 	ev_io_stop(loop, &u->cio);
 	ev_timer_stop(loop, &u->ctimer);
 	if (err) {
-		log_info("h2: upstream connect failed", "dir=%s addr=%s error=%s",
-			 proxy_dir_name(u->dir),
-			 sock_addr_format(&u->addr, a, sizeof(a)),
-			 proxy_errstr(-err, e, sizeof(e)));
+		/* at debug: each request it fails says so at info */
+		log_debug("h2: upstream connect failed",
+			  "dir=%s addr=%s error=%s", proxy_dir_name(u->dir),
+			  sock_addr_format(&u->addr, a, sizeof(a)),
+			  proxy_errstr(-err, e, sizeof(e)));
 		up_fail(u, PROXY_H2_REFUSED,
 			err == -ECONNREFUSED ? "upstream connection refused" :
 					       "upstream connect failed");
