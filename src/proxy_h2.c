@@ -29,7 +29,7 @@
 #define BODY_MAX (STREAM_WINDOW + REPLAY_MAX)
 #define MAX_RETRIES 2
 #define MAX_FIELDS H2_DEFAULT_MAX_HEADER_FIELDS
-#define PICK_MAX 64 /* upstream connections one address may have looked at */
+#define PICK_MAX 64 /* upstream connections to one address, at most */
 
 /* --- pure helpers --------------------------------------------------------- */
 
@@ -366,10 +366,11 @@ static void on_up_connected(struct ev_loop *loop, ev_io *w, int revents)
 	ev_io_stop(loop, &u->cio);
 	ev_timer_stop(loop, &u->ctimer);
 	if (err) {
-		log_info("h2: upstream connect failed", "dir=%s addr=%s error=%s",
-			 proxy_dir_name(u->dir),
-			 sock_addr_format(&u->addr, a, sizeof(a)),
-			 proxy_errstr(-err, e, sizeof(e)));
+		/* at debug: each request it fails says so at info */
+		log_debug("h2: upstream connect failed",
+			  "dir=%s addr=%s error=%s", proxy_dir_name(u->dir),
+			  sock_addr_format(&u->addr, a, sizeof(a)),
+			  proxy_errstr(-err, e, sizeof(e)));
 		up_fail(u, PROXY_H2_REFUSED,
 			err == -ECONNREFUSED ? "upstream connection refused" :
 					       "upstream connect failed");
@@ -477,6 +478,13 @@ static struct up *up_for(struct proxy_h2_req *r)
 	}
 	if (i >= 0)
 		return cand[i];
+	if (n == PICK_MAX) {
+		/* a peer that allows few streams does not get a connection
+		 * per request */
+		req_answer(r, PROXY_H2_UNAVAILABLE,
+			   "upstream connections at the limit");
+		return NULL;
+	}
 	u = up_new(ph, c->dir, &r->addr, proxy_connect_timeout(c), &err);
 	if (!u && try_elsewhere(r))
 		return NULL;

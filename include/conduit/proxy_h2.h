@@ -16,7 +16,8 @@
  *     shared by every client connection, keyed by direction and upstream
  *     address. A request takes the connected connection with the most
  *     room (streams below the peer's SETTINGS_MAX_CONCURRENT_STREAMS,
- *     no GOAWAY), else one still connecting, else a new one is opened.
+ *     no GOAWAY), else one still connecting, else a new one is opened
+ *     (at most 64 to one address; past it: 503).
  *     While one connects its requests wait in its queue (at most
  *     --h2-max-pending-requests per address; past it: 503). A connection
  *     with no stream for --h2-upstream-idle-timeout is closed (GOAWAY).

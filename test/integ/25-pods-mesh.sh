@@ -79,6 +79,8 @@ if command -v nghttp >/dev/null && command -v nghttpd >/dev/null; then
 	expect_eq "HTTP/2 (nghttp to nghttpd) through both proxies" "$RC" 0
 	out=$(series tcp_open_total server 'direction="inbound"[^}]*target_addr="[^"]*:8443"')
 	expect_match "pod B's proxy saw the HTTP/2 connection" "${out:-none}" '^[1-9]'
+	out=$(series request_total client "direction=\"outbound\",authority=\"$B:8443\"")
+	expect_eq "pod A's outbound proxy served it as HTTP/2 requests (the h2 handler)" "${out:-0}" 1
 else
 	skip "HTTP/2 through the mesh" "nghttp/nghttpd not installed (nghttp2-client, nghttp2-server)"
 fi
@@ -114,6 +116,8 @@ PY
 	expect_eq "a grpcio client and server talk through both proxies" \
 		"$OUT" "pong:ping
 PERMISSION_DENIED no doughnuts"
+	out=$(series response_total server 'direction="inbound".*grpc_status_code="7"')
+	expect_eq "pod B's proxy counted the gRPC status of the failed call" "${out:-0}" 1
 else
 	skip "gRPC through the mesh" "python3-grpcio is not installed"
 fi
