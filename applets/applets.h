@@ -28,7 +28,7 @@
 	APPLET(proxy_init, "proxy-init", "Install the traffic redirect rules in a pod's network namespace") \
 	APPLET(stat, "stat", "Show success rate, request rate and latency")    \
 	APPLET(tap, "tap", "Watch live requests")                                \
-	STUB(top, "top", "Show the busiest paths, live")                       \
+	APPLET(top, "top", "Show the busiest paths, live")                       \
 	APPLET(uninject, "uninject", "Remove the proxy from Kubernetes manifests") \
 	APPLET(version, "version", "Print the client and server version information")
 

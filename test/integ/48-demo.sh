@@ -50,6 +50,9 @@ T=$OUT
 check "tap -o json: every line parses" /usr/bin/python3 -c 'import json,sys; [json.loads(l) for l in sys.argv[1].splitlines()]' "$T"
 n=$(grep -c '"type":"req"' <<<"$T")
 if [ "$n" -ge 1 ] && [ "$n" -le 30 ]; then ok "--max-rps 5 bounds the requests shown ($n in 4 s)"; else not_ok "--max-rps 5: $n requests shown in 4 s"; fi
+run timeout 5 "$CONDUIT" top deploy/web -n emojivoto --api-addr "$API" --refresh 1s
+expect_match "top: the busiest paths table" "$OUT" '^SOURCE +DESTINATION +METHOD +PATH +COUNT +BEST +WORST +LAST +SUCCESS_RATE$'
+expect_match "top: web's calls to voting, by pod name, with their failures" "$OUT" 'voting-demo-1 +POST +/emojivoto\.v1\.VotingService/Vote +[0-9]+ +[0-9.]+ms +[0-9.]+ms +[0-9.]+ms +[0-9.]+%$'
 run "$CONDUIT" tap deploy/nosuch -n emojivoto --api-addr "$API"
 expect_eq "tap of a deployment that does not exist: exit 1" "$RC" 1
 expect_eq "with one line saying so" "$ERR" "conduit tap: deployment/nosuch not found in namespace emojivoto"
