@@ -147,7 +147,7 @@ int applet_tap(int argc, char **argv)
 		.min_args = 1,
 		.max_args = 2,
 	};
-	char q[1200], e[5][200], rbuf[64], *slash;
+	char q[1200], rbuf[64];
 	struct tap_cli t = { 0 };
 	struct httpc_req r = { 0 };
 	struct httpc_result out;
@@ -157,14 +157,7 @@ int applet_tap(int argc, char **argv)
 	rc = flag_parse(&cmd, &argc, &argv);
 	if (rc)
 		return flag_exit_code(rc);
-	str_copy(rbuf, argv[0], sizeof(rbuf));
-	if ((slash = strchr(rbuf, '/'))) {
-		*slash = 0;
-		name = argv[0] + (slash - rbuf) + 1;
-	} else if (argc > 1) {
-		name = argv[1];
-	}
-	res = public_api_parse_resource(rbuf);
+	res = cli_resource_arg(argc, argv, rbuf, sizeof(rbuf), &name);
 	if (!res || (strcmp(res, "deployment") && strcmp(res, "pod") &&
 		     strcmp(res, "namespace")))
 		return flag_usage_error(&cmd, "unknown resource type \"%s\": want deployment, pod or namespace",
@@ -172,14 +165,7 @@ int applet_tap(int argc, char **argv)
 	if (*output && strcmp(output, "json"))
 		return flag_usage_error(&cmd, "invalid value \"%s\" for -o: want json", output);
 	t.json = !strcmp(output, "json");
-	snprintf(q, sizeof(q),
-		 "/api/v1/tap?resource=%s&namespace=%s&name=%s&max_rps=%lld&method=%s&path=%s&authority=%s",
-		 res, !strcmp(res, "namespace") && name ? cli_url_escape(name, e[0], 200)
-							 : cli_url_escape(ns, e[0], 200),
-		 name && strcmp(res, "namespace") ? cli_url_escape(name, e[1], 200) : "",
-		 max_rps, method ? cli_url_escape(method, e[2], 200) : "",
-		 path ? cli_url_escape(path, e[3], 200) : "",
-		 authority ? cli_url_escape(authority, e[4], 200) : "");
+	cli_tap_path(q, sizeof(q), res, ns, name, max_rps, method, path, authority);
 	if (sock_addr_parse(cli_api_addr(api), &r.addr, why, sizeof(why)) < 0) {
 		fprintf(stderr, "conduit tap: invalid API address \"%s\": %s\n",
 			cli_api_addr(api), why);

@@ -255,20 +255,13 @@ int applet_top(int argc, char **argv)
 	struct top t = { .refresh = 1 };
 	struct httpc_req r = { 0 };
 	struct httpc_result out;
-	char q[800], e1[200], e2[200], rbuf[64], why[96], *slash;
+	char q[1200], rbuf[64], why[96];
 	int rc;
 
 	rc = flag_parse(&cmd, &argc, &argv);
 	if (rc)
 		return flag_exit_code(rc);
-	str_copy(rbuf, argv[0], sizeof(rbuf));
-	if ((slash = strchr(rbuf, '/'))) {
-		*slash = 0;
-		name = argv[0] + (slash - rbuf) + 1;
-	} else if (argc > 1) {
-		name = argv[1];
-	}
-	res = public_api_parse_resource(rbuf);
+	res = cli_resource_arg(argc, argv, rbuf, sizeof(rbuf), &name);
 	if (!res || (strcmp(res, "deployment") && strcmp(res, "pod") &&
 		     strcmp(res, "namespace")))
 		return flag_usage_error(&cmd, "unknown resource type \"%s\": want deployment, pod or namespace",
@@ -282,11 +275,7 @@ int applet_top(int argc, char **argv)
 		return 2;
 	}
 	load_names(&t);
-	snprintf(q, sizeof(q), "/api/v1/tap?resource=%s&namespace=%s&name=%s&max_rps=%lld",
-		 res, !strcmp(res, "namespace") && name ? cli_url_escape(name, e1, 200)
-							: cli_url_escape(ns, e1, 200),
-		 name && strcmp(res, "namespace") ? cli_url_escape(name, e2, 200) : "",
-		 max_rps);
+	cli_tap_path(q, sizeof(q), res, ns, name, max_rps, NULL, NULL, NULL);
 	r.path = q;
 	r.timeout = 10;
 	r.max_body = 1u << 20;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conduit/httpc.h"
+#include "conduit/public_api.h"
 
 const char *cli_api_addr(const char *flag_value)
 {
@@ -208,4 +209,37 @@ void cli_print_stat(FILE *f, const struct json *rows, bool all_ns,
 	else
 		cli_table_print(&t, f);
 	cli_table_release(&t);
+}
+
+const char *cli_resource_arg(int argc, char **argv, char *type, size_t size,
+			     const char **name)
+{
+	char *slash;
+
+	str_copy(type, argv[0], size);
+	*name = NULL;
+	if ((slash = strchr(type, '/'))) {
+		*slash = 0;
+		*name = argv[0] + (slash - type) + 1;
+	} else if (argc > 1) {
+		*name = argv[1];
+	}
+	return public_api_parse_resource(type);
+}
+
+char *cli_tap_path(char *buf, size_t size, const char *res, const char *ns,
+		   const char *name, long long max_rps, const char *method,
+		   const char *path, const char *authority)
+{
+	char e[5][200];
+	bool by_ns = !strcmp(res, "namespace");
+
+	snprintf(buf, size,
+		 "/api/v1/tap?resource=%s&namespace=%s&name=%s&max_rps=%lld&method=%s&path=%s&authority=%s",
+		 res, cli_url_escape(by_ns && name ? name : ns, e[0], 200),
+		 name && !by_ns ? cli_url_escape(name, e[1], 200) : "", max_rps,
+		 method ? cli_url_escape(method, e[2], 200) : "",
+		 path ? cli_url_escape(path, e[3], 200) : "",
+		 authority ? cli_url_escape(authority, e[4], 200) : "");
+	return buf;
 }

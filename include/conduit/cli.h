@@ -23,6 +23,19 @@ const char *cli_api_addr(const char *flag_value);
 int cli_api_get(const char *addr, const char *path, struct json **out,
 		char *err, size_t errlen);
 
+/*
+ * cli_resource_arg - RESOURCE[/NAME] [NAME] from the positionals: the
+ * canonical resource (public_api_parse_resource), or NULL when unknown;
+ * type holds what the user wrote for the type, *name the name or NULL
+ */
+const char *cli_resource_arg(int argc, char **argv, char *type, size_t size,
+			     const char **name);
+
+/* cli_tap_path - the /api/v1/tap request path for these filters */
+char *cli_tap_path(char *buf, size_t size, const char *res, const char *ns,
+		   const char *name, long long max_rps, const char *method,
+		   const char *path, const char *authority);
+
 /* cli_url_escape - s with everything but [A-Za-z0-9._~-] as %XX, into
  * buf; returns buf */
 char *cli_url_escape(const char *s, char *buf, size_t size);
