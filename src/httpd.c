@@ -94,8 +94,7 @@ struct httpd {
 	size_t nconns;
 	struct conn *orphans;	/* closed, their request still owned */
 	uint64_t requests;
-	int lfd;
-	ev_io accept_w;
+	struct loop_listener listener;
 	bool shutting;
 };
 
@@ -765,27 +764,14 @@ int httpd_adopt(struct httpd *s, int fd, const struct sock_addr *peer)
 	return 0;
 }
 
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+static void on_accept(struct loop_listener *l, int fd,
+		      const struct sock_addr *peer)
 {
-	struct httpd *s = container_of(w, struct httpd, accept_w);
-	struct sock_addr peer;
+	struct httpd *s = container_of(l, struct httpd, listener);
 
-	(void)loop;
-	(void)revents;
-	for (int i = 0; i < 64; i++) {
-		int fd = sock_accept(s->lfd, &peer);
-
-		if (fd == -EAGAIN || fd == -EINTR)
-			return;
-		if (fd < 0) {
-			log_warn("accept failed", "server=%s reason=\"%s\"",
-				 s->cfg.name, strerror(-fd));
-			return;
-		}
-		if (httpd_adopt(s, fd, &peer) == -EMFILE)
-			log_debug("too many connections: refused", "server=%s",
-				  s->cfg.name);
-	}
+	if (httpd_adopt(s, fd, peer) == -EMFILE)
+		log_debug("too many connections: refused", "server=%s",
+			  s->cfg.name);
 }
 
 /* --- the server ------------------------------------------------------------ */
@@ -820,7 +806,7 @@ struct httpd *httpd_new(const struct httpd_config *cfg)
 	if (!s->cfg.name)
 		s->cfg.name = "http";
 	s->routes_tail = &s->routes;
-	s->lfd = -1;
+	loop_listener_init(&s->listener, s->loop, s->cfg.name, on_accept);
 	loop_reaper_init(&s->reaper, s->loop);
 	pool_init(&s->pool, sizeof(struct conn), 16, s->cfg.max_conns);
 	return s;
@@ -859,33 +845,12 @@ int httpd_route_prefix(struct httpd *s, const char *method, const char *prefix,
 
 int httpd_listen(struct httpd *s, const struct sock_addr *a)
 {
-	int fd;
-
-	if (s->lfd >= 0)
-		return -EALREADY;
-	fd = sock_listen(a, 128, 0);
-	if (fd < 0)
-		return fd;
-	s->lfd = fd;
-	ev_io_init(&s->accept_w, on_accept, fd, EV_READ);
-	ev_io_start(s->loop, &s->accept_w);
-	return 0;
+	return loop_listener_start(&s->listener, a);
 }
 
 int httpd_local_addr(const struct httpd *s, struct sock_addr *out)
 {
-	if (s->lfd < 0)
-		return -ENOTCONN;
-	return sock_local_addr(s->lfd, out);
-}
-
-static void stop_listening(struct httpd *s)
-{
-	if (s->lfd < 0)
-		return;
-	ev_io_stop(s->loop, &s->accept_w);
-	close(s->lfd);
-	s->lfd = -1;
+	return loop_listener_addr(&s->listener, out);
 }
 
 void httpd_shutdown(struct httpd *s)
@@ -893,7 +858,7 @@ void httpd_shutdown(struct httpd *s)
 	struct conn *c, *next;
 
 	s->shutting = true;
-	stop_listening(s);
+	loop_listener_stop(&s->listener);
 	for (c = s->conns; c; c = next) {
 		next = c->next;
 		c->close_after = true;
@@ -918,7 +883,7 @@ void httpd_free(struct httpd *s)
 
 	if (!s)
 		return;
-	stop_listening(s);
+	loop_listener_stop(&s->listener);
 	while (s->conns)
 		conn_close(s->conns);
 	while (s->orphans)
