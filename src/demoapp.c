@@ -863,7 +863,8 @@ static void bot_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		.authority = d->cfg->web_authority,
 		.method = "GET",
 		.path = path,
-		.timeout = d->cfg->timeout,
+		/* web's own upstream deadline, and a second to answer */
+		.timeout = d->cfg->timeout + 1,
 		.max_body = 1u << 20,
 		.on_done = bot_on_done,
 	};
