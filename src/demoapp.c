@@ -248,6 +248,13 @@ const char *demoapp_role_name(enum demoapp_role r)
 	return (size_t)r < ARRAY_SIZE(role_names) ? role_names[r] : "?";
 }
 
+/* One bot request in flight: a slot of struct demo's fixed array. */
+struct bot_req {
+	struct demo *d;
+	enum demoapp_bot_kind kind;
+	bool used;
+};
+
 /* One running role: whichever parts it uses. */
 struct demo {
 	const struct demoapp_config *cfg;
@@ -266,6 +273,7 @@ struct demo {
 	/* the bot's */
 	ev_timer tick;
 	uint64_t rng;
+	struct bot_req slots[BOT_MAX_INFLIGHT]; /* no malloc per request */
 	size_t inflight;
 	uint64_t b_sent, b_ok, b_failed, b_errors, b_skipped;
 	uint64_t b_kind[DEMOAPP_BOT_NKINDS];
@@ -826,11 +834,6 @@ static int start_http(struct demo *d)
 
 /* --- bot ---------------------------------------------------------------------- */
 
-struct bot_req {
-	struct demo *d;
-	enum demoapp_bot_kind kind;
-};
-
 static void bot_on_done(struct httpc_call *call, const struct httpc_resp *resp,
 			void *arg)
 {
@@ -850,7 +853,7 @@ static void bot_on_done(struct httpc_call *call, const struct httpc_resp *resp,
 		log_debug("request answered with an error", "kind=%s status=%d",
 			  demoapp_bot_kind_name(br->kind), resp->status);
 	}
-	free(br);
+	br->used = false;
 }
 
 static void bot_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -876,13 +879,15 @@ static void bot_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		d->b_skipped++;
 		return;
 	}
-	br = xcalloc(1, sizeof(*br));
+	for (br = d->slots; br->used; br++)
+		; /* inflight < BOT_MAX_INFLIGHT: one is free */
+	br->used = true;
 	br->d = d;
 	br->kind = demoapp_bot_pick(&d->rng, path, sizeof(path));
 	r.arg = br;
 	if (httpc_request(d->httpc, &r, NULL)) {
 		d->b_errors++;
-		free(br);
+		br->used = false;
 		return;
 	}
 	d->inflight++;

@@ -52,6 +52,7 @@ struct httpd_req {
 	struct buf body;
 	bool head_only;		/* HEAD: no body in the answer */
 	bool chunked;		/* the stream is chunked (not HTTP/1.0) */
+	bool http10;		/* an HTTP/1.0 client: keep-alive is opt-in */
 	void *data;
 	void (*on_cancel)(struct httpd_req *req, void *arg);
 	void *cancel_arg;
@@ -264,7 +265,7 @@ static void req_reset(struct httpd_req *req)
 	req->method = req->path = req->target = "";
 	req->headers = req->query = NULL;
 	req->nheaders = req->nquery = 0;
-	req->head_only = req->chunked = false;
+	req->head_only = req->chunked = req->http10 = false;
 	req->data = NULL;
 	req->on_cancel = NULL;
 	req->cancel_arg = NULL;
@@ -362,6 +363,9 @@ static int queue_head(struct conn *c, int status, const char *ctype,
 		r = buf_append_str(&c->out, "Transfer-Encoding: chunked\r\n");
 	if (!r && c->close_after)
 		r = buf_append_str(&c->out, "Connection: close\r\n");
+	else if (!r && c->req.http10)
+		/* it asked to keep the connection: say yes, or it closes */
+		r = buf_append_str(&c->out, "Connection: keep-alive\r\n");
 	if (!r)
 		r = buf_append_str(&c->out, "\r\n");
 	return r;
@@ -577,6 +581,7 @@ static int on_head(struct conn *c)
 	}
 	req->head_only = !strcmp(req->method, "HEAD");
 	req->chunked = http1_version(p) >= 11;
+	req->http10 = !req->chunked;
 	/* a client waiting for our go-ahead before its body */
 	if (http1_header_get(p, "expect", &value) && value.len == 12 &&
 	    !strncasecmp(value.p, "100-continue", 12) && http1_version(p) >= 11)

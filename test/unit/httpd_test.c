@@ -224,6 +224,20 @@ START_TEST(test_get_and_headers)
 	ck_assert(strstr(r, "\r\n\r\nhello\n"));
 	ck_assert(got_eof);
 	ck_assert_uint_eq(httpd_requests(srv), 2);
+	/* HTTP/1.0 asking for keep-alive gets it, and says so */
+	{
+		int fd = client();
+
+		reset_got();
+		send_all(fd, "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+		pump(fd, "hello\n", 2);
+		ck_assert(strstr(got, "Connection: keep-alive\r\n"));
+		send_all(fd, "GET /hello HTTP/1.0\r\n\r\n");
+		pump(fd, NULL, 2);
+		ck_assert(got_eof);
+		ck_assert(strstr(got, "Connection: close\r\n\r\nhello\n"));
+		close(fd);
+	}
 }
 END_TEST
 
