@@ -27,6 +27,7 @@
 #define VOTING_RESULTS "/emojivoto.v1.VotingService/Results"
 #define BOT_MAX_INFLIGHT 64	/* requests the bot has out at once */
 #define GRPC_BACKOFF_MAX 2.0	/* s: a restarted peer is found quickly */
+#define DRAIN_TIMEOUT 5.0	/* s a stop waits for requests in flight */
 
 const struct demoapp_emoji demoapp_emojis[] = {
 	{ ":joy:", "\U0001F602" },
@@ -262,6 +263,8 @@ struct demo {
 	struct sock_addr listen;	/* where it listens, port resolved */
 	struct loop_signals sig;
 	ev_timer summary;
+	ev_timer drain;			/* after SIGTERM: until in-flight ends */
+	int64_t drain_deadline;		/* mono ns */
 	struct grpc_server *grpc;
 	struct httpd *http;
 	struct grpc_client *emoji, *voting;
@@ -940,12 +943,41 @@ static void on_summary(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* --- running ---------------------------------------------------------------- */
 
+/* drained - nothing in flight any more */
+static bool drained(const struct demo *d)
+{
+	return (!d->http || !httpd_conns(d->http)) &&
+	       (!d->grpc || !grpc_server_calls(d->grpc)) &&
+	       (!d->httpc || !httpc_calls(d->httpc));
+}
+
+static void on_drain(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct demo *d = container_of(w, struct demo, drain);
+
+	(void)revents;
+	if (drained(d) || time_mono_ns() >= d->drain_deadline)
+		ev_break(loop, EVBREAK_ALL);
+}
+
+/*
+ * on_stop - the first SIGTERM: take nothing new, let what is in flight
+ * finish (at most DRAIN_TIMEOUT), then end; a rolling update loses no
+ * request. A second signal breaks at once (loop_signals).
+ */
 static void on_stop(struct loop_signals *s, int signum)
 {
 	struct demo *d = container_of(s, struct demo, sig);
 
-	log_info("stopping", "signal=%d", signum);
-	ev_break(d->loop, EVBREAK_ALL);
+	log_info("stopping: draining requests in flight", "signal=%d", signum);
+	ev_timer_stop(d->loop, &d->tick);
+	if (d->http)
+		httpd_shutdown(d->http);
+	if (d->grpc)
+		grpc_server_shutdown(d->grpc);
+	d->drain_deadline = time_mono_ns() + (int64_t)(DRAIN_TIMEOUT * NSEC_PER_SEC);
+	ev_timer_init(&d->drain, on_drain, 0, 0.02);
+	ev_timer_start(d->loop, &d->drain);
 }
 
 int demoapp_run(struct ev_loop *loop, const struct demoapp_config *cfg)
@@ -957,6 +989,7 @@ int demoapp_run(struct ev_loop *loop, const struct demoapp_config *cfg)
 	d->cfg = cfg;
 	d->loop = loop;
 	d->listen = cfg->listen;
+	ev_timer_init(&d->drain, on_drain, 0, 0);
 	d->rng = cfg->seed ? cfg->seed : (uint64_t)time_wall_ns() ^ (uint64_t)getpid();
 	switch (cfg->role) {
 	case DEMOAPP_EMOJI:
@@ -1008,6 +1041,7 @@ int demoapp_run(struct ev_loop *loop, const struct demoapp_config *cfg)
 	}
 	ev_timer_stop(loop, &d->summary);
 	ev_timer_stop(loop, &d->tick);
+	ev_timer_stop(loop, &d->drain);
 	httpd_free(d->http);
 	grpc_server_free(d->grpc);
 	httpc_free(d->httpc);

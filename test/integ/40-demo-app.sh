@@ -55,6 +55,7 @@ EP=$(free_port) VP=$(free_port) WP=$(free_port) BP=$(free_port)
 W="http://127.0.0.1:$WP"
 export DEMO_LOG=debug
 spawn emoji "$CONDUIT" demo-app --role emoji --listen "127.0.0.1:$EP"
+EMOJI_PID=$SPAWNED
 spawn voting "$CONDUIT" demo-app --role voting --listen "127.0.0.1:$VP"
 VOTING_PID=$SPAWNED
 # a name (localhost) for emoji, a literal for voting; the authorities a
@@ -182,6 +183,7 @@ sleep 0.5
 errs=$(stat "$BP" errors)
 spawn web2 "$CONDUIT" demo-app --role web --listen "127.0.0.1:$WP" \
 	--emoji-addr "127.0.0.1:$EP" --voting-addr "127.0.0.1:$VP"
+WEB2_PID=$SPAWNED
 wait_until 10 curl -sf -o /dev/null "$W/ready"
 sleep 1
 [ "$errs" -gt 0 ] && ok "the bot counted connection errors while web was down" || not_ok "no errors counted"
@@ -192,4 +194,16 @@ kill -TERM "$BOT_PID"
 wait "$BOT_PID"
 expect_eq "SIGTERM: the bot exits 0" "$?" 0
 expect_match "with a last summary" "$(tail -n 2 "$TMP/bot.log")" 'msg="bot summary"'
+# a request in flight when web is told to stop is still answered
+kill -STOP "$EMOJI_PID"
+curl -s -o /dev/null -w '%{http_code}' "$W/api/list" >"$TMP/inflight" &
+curl_pid=$!
+sleep 0.3
+kill -TERM "$WEB2_PID"
+sleep 0.3
+kill -CONT "$EMOJI_PID"
+wait "$WEB2_PID"
+expect_eq "SIGTERM: web drains, then exits 0" "$?" 0
+wait "$curl_pid"
+expect_eq "the request in flight got its answer" "$(cat "$TMP/inflight")" 200
 finish
