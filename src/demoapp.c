@@ -488,7 +488,7 @@ static void web_fail(struct web_op *op, int http_status, const char *service,
 		d->w_upstream_errors++;
 	log_debug("upstream call failed", "service=%s grpc_status=%s message=%s",
 		  service, grpc_status_name(grpc_status),
-		  log_quote(q, sizeof(q), message));
+		  log_quote(q, sizeof(q), message ? message : ""));
 	respond_json_free(op->req, http_status,
 			  demoapp_error_json(message && *message ? message :
 					     grpc_status_name(grpc_status),
@@ -526,6 +526,7 @@ static void web_call(struct web_op *op, enum web_step step,
 	int r;
 
 	op->step = step;
+	buf_clear(&op->msg); /* a step's answer is never the last one's */
 	buf_init(&req, 0);
 	r = grpc_pack(&req, m);
 	if (!r)
