@@ -1055,6 +1055,75 @@ int demoapp_run(struct ev_loop *loop, const struct demoapp_config *cfg)
 /* --- flags ------------------------------------------------------------------ */
 
 /* resolve - HOST:PORT of flag into out; names retried while DNS lags */
+int demoapp_service_env(const char *hostport, const char *pod_namespace,
+			char *out, size_t size)
+{
+	const char *colon = strrchr(hostport, ':');
+	const char *dot = strchr(hostport, '.');
+	size_t n = (size_t)((dot && dot < colon ? dot : colon) - hostport);
+
+	if (!colon || !n || n > 63 || n + sizeof("_SERVICE_HOST") > size)
+		return -EINVAL;
+	if (dot && dot < colon) {
+		/* svc.ns[.svc[.cluster.local]]: the variables name services
+		 * of the pod's own namespace only */
+		const char *ns = dot + 1, *end = strchr(ns, '.');
+		size_t nl = (size_t)((end && end < colon ? end : colon) - ns);
+
+		if (end && end < colon && strncmp(end, ".svc", 4))
+			return -EINVAL;
+		if (pod_namespace && (strlen(pod_namespace) != nl ||
+				      strncmp(ns, pod_namespace, nl)))
+			return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = hostport[i];
+
+		if (c >= 'a' && c <= 'z')
+			out[i] = (char)(c - 'a' + 'A');
+		else if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'))
+			out[i] = c;
+		else if (c == '-')
+			out[i] = '_';
+		else
+			return -EINVAL;
+	}
+	strcpy(out + n, "_SERVICE_HOST");
+	return 0;
+}
+
+/*
+ * from_service_env - a Service name that DNS does not know, through the
+ * variables Kubernetes sets for the Services of the pod's namespace
+ * (EMOJI_SVC_SERVICE_HOST): clusters without DNS (our test cluster), or
+ * DNS that lags. The port stays the one given.
+ */
+static int from_service_env(const char *value, struct sock_addr *out)
+{
+	char var[96], ns[64] = "", err[64], addr[128];
+	const char *host;
+	FILE *f = fopen("/var/run/secrets/kubernetes.io/serviceaccount/namespace", "r");
+
+	if (f) {
+		if (!fgets(ns, sizeof(ns), f))
+			ns[0] = '\0';
+		ns[strcspn(ns, "\n")] = '\0';
+		fclose(f);
+	}
+	if (demoapp_service_env(value, *ns ? ns : NULL, var, sizeof(var)))
+		return -ENOENT;
+	host = getenv(var);
+	if (!host || !*host)
+		return -ENOENT;
+	snprintf(addr, sizeof(addr), strchr(host, ':') ? "[%s]%s" : "%s%s", host,
+		 strrchr(value, ':'));
+	if (sock_addr_parse(addr, out, err, sizeof(err)))
+		return -ENOENT;
+	log_info("resolved through the Kubernetes service environment",
+		 "name=%s variable=%s addr=%s", value, var, addr);
+	return 0;
+}
+
 static int resolve(const struct flag_cmd *cmd, const char *flag,
 		   const char *value, struct sock_addr *out)
 {
@@ -1063,6 +1132,8 @@ static int resolve(const struct flag_cmd *cmd, const char *flag,
 	for (int attempt = 0;; attempt++) {
 		int r = sock_addr_resolve(value, out, err, sizeof(err));
 
+		if (r == -ENOENT && !from_service_env(value, out))
+			r = 0;
 		if (!r)
 			return 0;
 		if (r != -ENOENT || attempt >= 30) {
@@ -1178,6 +1249,8 @@ int demoapp_config_parse(struct demoapp_config *cfg, int *argc, char ***argv)
 		return -EINVAL;
 	}
 	cfg->log_level = (int)lvl;
+	log_set_level(lvl);
+	log_set_component(demoapp_role_name(cfg->role));
 	cfg->has_listen = listen || cfg->role != DEMOAPP_BOT;
 	if (!listen)
 		listen = "0.0.0.0:8080";

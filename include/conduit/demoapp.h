@@ -146,6 +146,17 @@ struct demoapp_config {
 int demoapp_config_parse(struct demoapp_config *cfg, int *argc, char ***argv);
 
 /*
+ * demoapp_service_env - the variable Kubernetes sets for a Service of the
+ * pod's namespace, named in hostport ("emoji-svc:8080",
+ * "emoji-svc.emojivoto.svc.cluster.local:8080" -> EMOJI_SVC_SERVICE_HOST)
+ * into out. A name in another namespace than pod_namespace (NULL: any) has
+ * none. Returns 0 or -EINVAL. demoapp_config_parse falls back on it when
+ * DNS does not know the name.
+ */
+int demoapp_service_env(const char *hostport, const char *pod_namespace,
+			char *out, size_t size);
+
+/*
  * demoapp_manifest - manifests/demo-app.yml (embedded) rendered with image
  * and pull_policy (Always, IfNotPresent or Never): namespace emojivoto,
  * ServiceAccounts, Services emoji-svc:8080, voting-svc:8080, web-svc:80,

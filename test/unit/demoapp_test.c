@@ -157,6 +157,31 @@ START_TEST(test_roles_and_flags)
 }
 END_TEST
 
+START_TEST(test_service_env)
+{
+	char v[64];
+
+	ck_assert_int_eq(demoapp_service_env("emoji-svc:8080", NULL, v, sizeof(v)), 0);
+	ck_assert_str_eq(v, "EMOJI_SVC_SERVICE_HOST");
+	ck_assert_int_eq(demoapp_service_env("voting-svc.emojivoto.svc.cluster.local:8080",
+					     "emojivoto", v, sizeof(v)), 0);
+	ck_assert_str_eq(v, "VOTING_SVC_SERVICE_HOST");
+	ck_assert_int_eq(demoapp_service_env("web-svc.emojivoto:80", NULL, v, sizeof(v)), 0);
+	ck_assert_str_eq(v, "WEB_SVC_SERVICE_HOST");
+	/* another namespace's Service has no variable here */
+	ck_assert_int_eq(demoapp_service_env("web-svc.other.svc:80", "emojivoto", v,
+					     sizeof(v)), -EINVAL);
+	/* not a Service name */
+	ck_assert_int_eq(demoapp_service_env("example.com:80", "emojivoto", v,
+					     sizeof(v)), -EINVAL);
+	ck_assert_int_eq(demoapp_service_env("a.b.c.d:80", NULL, v, sizeof(v)), -EINVAL);
+	ck_assert_int_eq(demoapp_service_env("a_b:80", NULL, v, sizeof(v)), -EINVAL);
+	ck_assert_int_eq(demoapp_service_env(":80", NULL, v, sizeof(v)), -EINVAL);
+	ck_assert_int_eq(demoapp_service_env("emoji-svc", NULL, v, sizeof(v)), -EINVAL);
+	ck_assert_int_eq(demoapp_service_env("emoji-svc:8080", NULL, v, 10), -EINVAL);
+}
+END_TEST
+
 Suite *demoapp_suite(void)
 {
 	Suite *s = suite_create("demoapp");
@@ -167,6 +192,7 @@ Suite *demoapp_suite(void)
 	tcase_add_test(tc, test_json);
 	tcase_add_test(tc, test_bot_pick);
 	tcase_add_test(tc, test_roles_and_flags);
+	tcase_add_test(tc, test_service_env);
 	suite_add_tcase(s, tc);
 	return s;
 }
