@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* proxy_admin.c - the proxy's admin HTTP/1.1 server: metrics, probes, shutdown */
+/* proxy_admin.c - the proxy's admin HTTP server: metrics, probes, shutdown */
 #include "conduit/proxy_admin.h"
 
 #include <stdlib.h>
@@ -14,17 +14,17 @@
  * The HTTP/1.1 side (keep-alive, pipelining, limits, timeouts, HEAD,
  * 404/405) is httpd's; this file is the routes.
  */
-#define MAX_CONNS 64		  /* admin connections at once */
-#define MAX_HEAD (16u << 10)	  /* request line and headers */
-#define MAX_BODY (64u << 10)	  /* nothing here takes a body */
-#define OUT_MAX (64u << 20)	  /* one response (a /metrics text) */
+#define MAX_CONNS 64	      /* admin connections at once */
+#define MAX_HEAD  (16u << 10) /* request line and headers */
+#define MAX_BODY  (64u << 10) /* nothing here takes a body */
+#define OUT_MAX	  (64u << 20) /* one response (a /metrics text) */
 
 struct proxy_admin {
 	struct ev_loop *loop;
 	struct proxy_admin_config cfg;
 	struct proxy_admin_ops ops;
 	struct httpd *http;
-	ev_timer shutdown_w;	/* POST /shutdown acts once answered */
+	ev_timer shutdown_w; /* POST /shutdown acts once answered */
 };
 
 static void on_live(struct httpd_req *req, void *arg)
@@ -59,8 +59,9 @@ static void on_metrics(struct httpd_req *req, void *arg)
 	if (metrics_write_text(a->cfg.metrics, &text))
 		httpd_respond_text(req, 500, "metrics too large\n");
 	else
-		httpd_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8",
-			      NULL, 0, buf_head(&text), buf_len(&text));
+		httpd_respond(req, 200,
+			      "text/plain; version=0.0.4; charset=utf-8", NULL,
+			      0, buf_head(&text), buf_len(&text));
 	buf_release(&text);
 }
 
@@ -79,11 +80,11 @@ static void on_shutdown(struct httpd_req *req, void *arg)
 	struct proxy_admin *a = arg;
 
 	if (!a->cfg.allow_shutdown) {
-		httpd_respond_text(req, 404,
-				   "shutdown is not enabled (--admin-shutdown)\n");
+		httpd_respond_text(
+		    req, 404, "shutdown is not enabled (--admin-shutdown)\n");
 	} else if (!sock_addr_is_loopback(httpd_req_peer(req))) {
-		httpd_respond_text(req, 403,
-				   "shutdown is accepted from localhost only\n");
+		httpd_respond_text(
+		    req, 403, "shutdown is accepted from localhost only\n");
 	} else {
 		/* the answer is written before the loop comes back: act
 		 * in the next iteration */
@@ -105,14 +106,14 @@ struct proxy_admin *proxy_admin_new(struct ev_loop *loop,
 {
 	struct proxy_admin *a = xcalloc(1, sizeof(*a));
 	struct httpd_config hc = {
-		.loop = loop,
-		.max_conns = MAX_CONNS,
-		.max_head = MAX_HEAD,
-		.max_headers = 64,
-		.max_body = MAX_BODY,
-		.max_response = OUT_MAX,
-		.request_timeout = (double)cfg->request_timeout / NSEC_PER_SEC,
-		.name = "admin",
+	    .loop = loop,
+	    .max_conns = MAX_CONNS,
+	    .max_head = MAX_HEAD,
+	    .max_headers = 64,
+	    .max_body = MAX_BODY,
+	    .max_response = OUT_MAX,
+	    .request_timeout = (double)cfg->request_timeout / NSEC_PER_SEC,
+	    .name = "admin",
 	};
 
 	(void)reaper; /* httpd reaps its own connections */
