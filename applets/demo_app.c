@@ -34,8 +34,8 @@ int applet_demo_app(int argc, char **argv)
 		struct buf out;
 
 		buf_init(&out, 0);
-		r = demoapp_manifest(&out, cfg.image, cfg.image_pull_policy, err,
-				     sizeof(err));
+		r = demoapp_manifest(&out, cfg.image, cfg.image_pull_policy,
+				     err, sizeof(err));
 		if (r) {
 			fprintf(stderr, "conduit demo-app: %s\n", err);
 			buf_release(&out);

@@ -21,38 +21,39 @@
 #include "conduit/version.h"
 #include "emojivoto.pb-c.h"
 
-#define EMOJI_LIST_ALL "/emojivoto.v1.EmojiService/ListAll"
-#define EMOJI_FIND "/emojivoto.v1.EmojiService/FindByShortcode"
-#define VOTING_VOTE "/emojivoto.v1.VotingService/Vote"
-#define VOTING_RESULTS "/emojivoto.v1.VotingService/Results"
-#define BOT_MAX_INFLIGHT 64	/* requests the bot has out at once */
-#define GRPC_BACKOFF_MAX 2.0	/* s: a restarted peer is found quickly */
+#define EMOJI_LIST_ALL	 "/emojivoto.v1.EmojiService/ListAll"
+#define EMOJI_FIND	 "/emojivoto.v1.EmojiService/FindByShortcode"
+#define VOTING_VOTE	 "/emojivoto.v1.VotingService/Vote"
+#define VOTING_RESULTS	 "/emojivoto.v1.VotingService/Results"
+#define BOT_MAX_INFLIGHT 64  /* requests the bot has out at once */
+#define GRPC_BACKOFF_MAX 2.0 /* s: a restarted peer is found quickly */
+#define DRAIN_TIMEOUT	 5.0 /* s a stop waits for requests in flight */
 
 const struct demoapp_emoji demoapp_emojis[] = {
-	{ ":joy:", "\U0001F602" },
-	{ ":sunglasses:", "\U0001F60E" },
-	{ ":doughnut:", "\U0001F369" },
-	{ ":stuck_out_tongue_winking_eye:", "\U0001F61C" },
-	{ ":money_mouth_face:", "\U0001F911" },
-	{ ":flushed:", "\U0001F633" },
-	{ ":mask:", "\U0001F637" },
-	{ ":nerd_face:", "\U0001F913" },
-	{ ":ghost:", "\U0001F47B" },
-	{ ":skull_and_crossbones:", "\u2620\uFE0F" },
-	{ ":heart_eyes_cat:", "\U0001F63B" },
-	{ ":hear_no_evil:", "\U0001F649" },
-	{ ":see_no_evil:", "\U0001F648" },
-	{ ":speak_no_evil:", "\U0001F64A" },
-	{ ":100:", "\U0001F4AF" },
-	{ ":fire:", "\U0001F525" },
-	{ ":champagne:", "\U0001F37E" },
-	{ ":pizza:", "\U0001F355" },
-	{ ":beer:", "\U0001F37A" },
-	{ ":taco:", "\U0001F32E" },
-	{ ":rocket:", "\U0001F680" },
-	{ ":trophy:", "\U0001F3C6" },
-	{ ":crown:", "\U0001F451" },
-	{ ":unicorn:", "\U0001F984" },
+    {":joy:", "\U0001F602"},
+    {":sunglasses:", "\U0001F60E"},
+    {":doughnut:", "\U0001F369"},
+    {":stuck_out_tongue_winking_eye:", "\U0001F61C"},
+    {":money_mouth_face:", "\U0001F911"},
+    {":flushed:", "\U0001F633"},
+    {":mask:", "\U0001F637"},
+    {":nerd_face:", "\U0001F913"},
+    {":ghost:", "\U0001F47B"},
+    {":skull_and_crossbones:", "\u2620\uFE0F"},
+    {":heart_eyes_cat:", "\U0001F63B"},
+    {":hear_no_evil:", "\U0001F649"},
+    {":see_no_evil:", "\U0001F648"},
+    {":speak_no_evil:", "\U0001F64A"},
+    {":100:", "\U0001F4AF"},
+    {":fire:", "\U0001F525"},
+    {":champagne:", "\U0001F37E"},
+    {":pizza:", "\U0001F355"},
+    {":beer:", "\U0001F37A"},
+    {":taco:", "\U0001F32E"},
+    {":rocket:", "\U0001F680"},
+    {":trophy:", "\U0001F3C6"},
+    {":crown:", "\U0001F451"},
+    {":unicorn:", "\U0001F984"},
 };
 const size_t demoapp_nemojis = ARRAY_SIZE(demoapp_emojis);
 
@@ -74,7 +75,8 @@ const struct demoapp_emoji *demoapp_emoji_find(const char *shortcode)
 	return i < 0 ? NULL : &demoapp_emojis[i];
 }
 
-/* --- the tally ------------------------------------------------------------- */
+/* --- the tally -------------------------------------------------------------
+ */
 
 int demoapp_tally_vote(struct demoapp_tally *t, const char *shortcode)
 {
@@ -113,7 +115,8 @@ size_t demoapp_tally_results(const struct demoapp_tally *t,
 	return n;
 }
 
-/* --- JSON ------------------------------------------------------------------ */
+/* --- JSON ------------------------------------------------------------------
+ */
 
 static char *print_free(struct json *doc)
 {
@@ -148,8 +151,10 @@ char *demoapp_leaderboard_json(const struct demoapp_result *r, size_t n)
 	struct json *arr = json_new_array();
 
 	for (size_t i = 0; i < n; i++) {
-		const struct demoapp_emoji *e = demoapp_emoji_find(r[i].shortcode);
-		struct json *o = emoji_json(r[i].shortcode, e ? e->unicode : "");
+		const struct demoapp_emoji *e =
+		    demoapp_emoji_find(r[i].shortcode);
+		struct json *o =
+		    emoji_json(r[i].shortcode, e ? e->unicode : "");
 
 		json_set_number(o, "votes", (double)r[i].votes);
 		json_push(arr, o);
@@ -170,7 +175,8 @@ char *demoapp_error_json(const char *error, const char *service,
 	return print_free(o);
 }
 
-/* --- the bot's choices -------------------------------------------------------- */
+/* --- the bot's choices
+ * -------------------------------------------------------- */
 
 static uint64_t xorshift(uint64_t *s)
 {
@@ -209,7 +215,8 @@ enum demoapp_bot_kind demoapp_bot_pick(uint64_t *rng, char *path, size_t size)
 	if (roll < 85) {
 		do
 			i = (size_t)(xorshift(rng) % demoapp_nemojis);
-		while (!strcmp(demoapp_emojis[i].shortcode, DEMOAPP_FAILING_EMOJI));
+		while (!strcmp(demoapp_emojis[i].shortcode,
+			       DEMOAPP_FAILING_EMOJI));
 		vote_path(demoapp_emojis[i].shortcode, path, size);
 		return DEMOAPP_BOT_VOTE;
 	}
@@ -223,15 +230,16 @@ enum demoapp_bot_kind demoapp_bot_pick(uint64_t *rng, char *path, size_t size)
 
 const char *demoapp_bot_kind_name(enum demoapp_bot_kind k)
 {
-	static const char *const names[] = { "list", "vote", "doughnut",
-					     "leaderboard" };
+	static const char *const names[] = {"list", "vote", "doughnut",
+					    "leaderboard"};
 
 	return k < DEMOAPP_BOT_NKINDS ? names[k] : "?";
 }
 
-/* --- roles ---------------------------------------------------------------------- */
+/* --- roles
+ * ---------------------------------------------------------------------- */
 
-static const char *const role_names[] = { "web", "emoji", "voting", "bot" };
+static const char *const role_names[] = {"web", "emoji", "voting", "bot"};
 
 int demoapp_role_parse(const char *s, enum demoapp_role *out)
 {
@@ -248,13 +256,22 @@ const char *demoapp_role_name(enum demoapp_role r)
 	return (size_t)r < ARRAY_SIZE(role_names) ? role_names[r] : "?";
 }
 
+/* One bot request in flight: a slot of struct demo's fixed array. */
+struct bot_req {
+	struct demo *d;
+	enum demoapp_bot_kind kind;
+	bool used;
+};
+
 /* One running role: whichever parts it uses. */
 struct demo {
 	const struct demoapp_config *cfg;
 	struct ev_loop *loop;
-	struct sock_addr listen;	/* where it listens, port resolved */
+	struct sock_addr listen; /* where it listens, port resolved */
 	struct loop_signals sig;
 	ev_timer summary;
+	ev_timer drain;		/* after SIGTERM: until in-flight ends */
+	int64_t drain_deadline; /* mono ns */
 	struct grpc_server *grpc;
 	struct httpd *http;
 	struct grpc_client *emoji, *voting;
@@ -262,10 +279,11 @@ struct demo {
 	struct demoapp_tally tally;
 	/* web's counters, by endpoint */
 	uint64_t w_requests, w_list, w_vote_ok, w_vote_failed, w_leaderboard,
-		w_upstream_errors;
+	    w_upstream_errors;
 	/* the bot's */
 	ev_timer tick;
 	uint64_t rng;
+	struct bot_req slots[BOT_MAX_INFLIGHT]; /* no malloc per request */
 	size_t inflight;
 	uint64_t b_sent, b_ok, b_failed, b_errors, b_skipped;
 	uint64_t b_kind[DEMOAPP_BOT_NKINDS];
@@ -273,7 +291,8 @@ struct demo {
 	uint64_t v_votes, v_failed;
 };
 
-/* --- emoji and voting: gRPC servers ---------------------------------------------- */
+/* --- emoji and voting: gRPC servers
+ * ---------------------------------------------- */
 
 static void send_or_fail(struct grpc_call *call, const ProtobufCMessage *m)
 {
@@ -287,7 +306,7 @@ static void emoji_list_all(struct grpc_call *call, const uint8_t *msg,
 			   size_t len)
 {
 	Emojivoto__V1__ListAllEmojiResponse resp =
-		EMOJIVOTO__V1__LIST_ALL_EMOJI_RESPONSE__INIT;
+	    EMOJIVOTO__V1__LIST_ALL_EMOJI_RESPONSE__INIT;
 	Emojivoto__V1__Emoji items[DEMOAPP_MAX_EMOJIS];
 	Emojivoto__V1__Emoji *ptrs[DEMOAPP_MAX_EMOJIS];
 
@@ -307,9 +326,9 @@ static void emoji_list_all(struct grpc_call *call, const uint8_t *msg,
 static void emoji_find(struct grpc_call *call, const uint8_t *msg, size_t len)
 {
 	Emojivoto__V1__FindByShortcodeRequest *req =
-		emojivoto__v1__find_by_shortcode_request__unpack(NULL, len, msg);
+	    emojivoto__v1__find_by_shortcode_request__unpack(NULL, len, msg);
 	Emojivoto__V1__FindByShortcodeResponse resp =
-		EMOJIVOTO__V1__FIND_BY_SHORTCODE_RESPONSE__INIT;
+	    EMOJIVOTO__V1__FIND_BY_SHORTCODE_RESPONSE__INIT;
 	Emojivoto__V1__Emoji e = EMOJIVOTO__V1__EMOJI__INIT;
 	const struct demoapp_emoji *found;
 
@@ -332,7 +351,7 @@ static void voting_vote(struct grpc_call *call, const uint8_t *msg, size_t len)
 {
 	struct demo *d = grpc_call_method_data(call);
 	Emojivoto__V1__VoteRequest *req =
-		emojivoto__v1__vote_request__unpack(NULL, len, msg);
+	    emojivoto__v1__vote_request__unpack(NULL, len, msg);
 	Emojivoto__V1__VoteResponse resp = EMOJIVOTO__V1__VOTE_RESPONSE__INIT;
 	char q[96];
 	int r;
@@ -366,7 +385,7 @@ static void voting_results(struct grpc_call *call, const uint8_t *msg,
 {
 	struct demo *d = grpc_call_method_data(call);
 	Emojivoto__V1__ResultsResponse resp =
-		EMOJIVOTO__V1__RESULTS_RESPONSE__INIT;
+	    EMOJIVOTO__V1__RESULTS_RESPONSE__INIT;
 	struct demoapp_result res[DEMOAPP_MAX_EMOJIS];
 	Emojivoto__V1__VotingResult items[DEMOAPP_MAX_EMOJIS];
 	Emojivoto__V1__VotingResult *ptrs[DEMOAPP_MAX_EMOJIS];
@@ -377,7 +396,8 @@ static void voting_results(struct grpc_call *call, const uint8_t *msg,
 	for (size_t i = 0; i < n; i++) {
 		emojivoto__v1__voting_result__init(&items[i]);
 		items[i].shortcode = (char *)res[i].shortcode;
-		items[i].votes = (int32_t)MIN(res[i].votes, (uint64_t)INT32_MAX);
+		items[i].votes =
+		    (int32_t)MIN(res[i].votes, (uint64_t)INT32_MAX);
 		ptrs[i] = &items[i];
 	}
 	resp.n_results = n;
@@ -388,19 +408,19 @@ static void voting_results(struct grpc_call *call, const uint8_t *msg,
 static int start_grpc_server(struct demo *d)
 {
 	static struct grpc_method emoji_methods[] = {
-		{ EMOJI_LIST_ALL, emoji_list_all, NULL, NULL },
-		{ EMOJI_FIND, emoji_find, NULL, NULL },
+	    {EMOJI_LIST_ALL, emoji_list_all, NULL, NULL},
+	    {EMOJI_FIND, emoji_find, NULL, NULL},
 	};
 	static struct grpc_method voting_methods[] = {
-		{ VOTING_VOTE, voting_vote, NULL, NULL },
-		{ VOTING_RESULTS, voting_results, NULL, NULL },
+	    {VOTING_VOTE, voting_vote, NULL, NULL},
+	    {VOTING_RESULTS, voting_results, NULL, NULL},
 	};
 	bool emoji = d->cfg->role == DEMOAPP_EMOJI;
 	struct grpc_server_config gc = {
-		.loop = d->loop,
-		.methods = emoji ? emoji_methods : voting_methods,
-		.nmethods = 2,
-		.name = emoji ? "emoji" : "voting",
+	    .loop = d->loop,
+	    .methods = emoji ? emoji_methods : voting_methods,
+	    .nmethods = 2,
+	    .name = emoji ? "emoji" : "voting",
 	};
 	char a[SOCK_ADDR_STRLEN];
 	int r;
@@ -414,18 +434,20 @@ static int start_grpc_server(struct demo *d)
 		return r;
 	grpc_server_local_addr(d->grpc, &d->listen);
 	log_info("listening", "service=%s addr=%s protocol=grpc",
-		 emoji ? "emojivoto.v1.EmojiService" : "emojivoto.v1.VotingService",
+		 emoji ? "emojivoto.v1.EmojiService"
+		       : "emojivoto.v1.VotingService",
 		 sock_addr_format(&d->listen, a, sizeof(a)));
 	return 0;
 }
 
-/* --- web: HTTP in front of the gRPC services ------------------------------------ */
+/* --- web: HTTP in front of the gRPC services
+ * ------------------------------------ */
 
 enum web_step {
-	STEP_LIST,		/* ListAll for /api/list */
-	STEP_FIND,		/* FindByShortcode, then Vote */
+	STEP_LIST, /* ListAll for /api/list */
+	STEP_FIND, /* FindByShortcode, then Vote */
 	STEP_VOTE,
-	STEP_RESULTS,		/* Results, then ListAll for the names */
+	STEP_RESULTS, /* Results, then ListAll for the names */
 	STEP_NAMES,
 };
 
@@ -433,9 +455,9 @@ enum web_step {
 struct web_op {
 	struct demo *d;
 	struct httpd_req *req;
-	struct grpc_call *call;	/* the upstream call in flight, or NULL */
+	struct grpc_call *call; /* the upstream call in flight, or NULL */
 	enum web_step step;
-	struct buf msg;		/* the last response message */
+	struct buf msg; /* the last response message */
 	char shortcode[64];
 	struct demoapp_result results[DEMOAPP_MAX_EMOJIS];
 	size_t nresults;
@@ -475,13 +497,15 @@ static void web_fail(struct web_op *op, int http_status, const char *service,
 		d->w_vote_failed++;
 	else
 		d->w_upstream_errors++;
-	log_debug("upstream call failed", "service=%s grpc_status=%s message=%s",
-		  service, grpc_status_name(grpc_status),
-		  log_quote(q, sizeof(q), message));
-	respond_json_free(op->req, http_status,
-			  demoapp_error_json(message && *message ? message :
-					     grpc_status_name(grpc_status),
-					     service, grpc_status_name(grpc_status)));
+	log_debug("upstream call failed",
+		  "service=%s grpc_status=%s message=%s", service,
+		  grpc_status_name(grpc_status),
+		  log_quote(q, sizeof(q), message ? message : ""));
+	respond_json_free(
+	    op->req, http_status,
+	    demoapp_error_json(
+		message && *message ? message : grpc_status_name(grpc_status),
+		service, grpc_status_name(grpc_status)));
 	web_op_free(op);
 }
 
@@ -498,8 +522,8 @@ static void web_on_message(struct grpc_call *call, const uint8_t *msg,
 static void web_on_status(struct grpc_call *call, int status,
 			  const char *message);
 
-static const struct grpc_call_ops web_call_ops = { web_on_message,
-						   web_on_status };
+static const struct grpc_call_ops web_call_ops = {web_on_message,
+						  web_on_status};
 
 /* web_call - the next upstream call of op; its failure to start is a 500 */
 static void web_call(struct web_op *op, enum web_step step,
@@ -507,14 +531,15 @@ static void web_call(struct web_op *op, enum web_step step,
 {
 	struct demo *d = op->d;
 	bool voting = step == STEP_VOTE || step == STEP_RESULTS;
-	const char *path = step == STEP_FIND	? EMOJI_FIND :
-			   step == STEP_VOTE	? VOTING_VOTE :
-			   step == STEP_RESULTS ? VOTING_RESULTS :
-						  EMOJI_LIST_ALL;
+	const char *path = step == STEP_FIND	  ? EMOJI_FIND
+			   : step == STEP_VOTE	  ? VOTING_VOTE
+			   : step == STEP_RESULTS ? VOTING_RESULTS
+						  : EMOJI_LIST_ALL;
 	struct buf req;
 	int r;
 
 	op->step = step;
+	buf_clear(&op->msg); /* a step's answer is never the last one's */
 	buf_init(&req, 0);
 	r = grpc_pack(&req, m);
 	if (!r)
@@ -531,8 +556,8 @@ static void web_call(struct web_op *op, enum web_step step,
 static void web_list_done(struct web_op *op)
 {
 	Emojivoto__V1__ListAllEmojiResponse *resp =
-		emojivoto__v1__list_all_emoji_response__unpack(
-			NULL, buf_len(&op->msg), buf_head(&op->msg));
+	    emojivoto__v1__list_all_emoji_response__unpack(
+		NULL, buf_len(&op->msg), buf_head(&op->msg));
 	struct demoapp_emoji list[DEMOAPP_MAX_EMOJIS * 2];
 	size_t n = 0;
 
@@ -558,11 +583,14 @@ static void web_list_done(struct web_op *op)
 			const char *u = "";
 
 			for (size_t j = 0; j < n; j++)
-				if (!strcmp(list[j].shortcode, op->results[i].shortcode))
+				if (!strcmp(list[j].shortcode,
+					    op->results[i].shortcode))
 					u = list[j].unicode;
-			json_set_string(o, "shortcode", op->results[i].shortcode);
+			json_set_string(o, "shortcode",
+					op->results[i].shortcode);
 			json_set_string(o, "unicode", u);
-			json_set_number(o, "votes", (double)op->results[i].votes);
+			json_set_number(o, "votes",
+					(double)op->results[i].votes);
 			json_push(arr, o);
 		}
 		op->d->w_leaderboard++;
@@ -575,8 +603,8 @@ static void web_list_done(struct web_op *op)
 static void web_find_done(struct web_op *op)
 {
 	Emojivoto__V1__FindByShortcodeResponse *resp =
-		emojivoto__v1__find_by_shortcode_response__unpack(
-			NULL, buf_len(&op->msg), buf_head(&op->msg));
+	    emojivoto__v1__find_by_shortcode_response__unpack(
+		NULL, buf_len(&op->msg), buf_head(&op->msg));
 	Emojivoto__V1__VoteRequest vote = EMOJIVOTO__V1__VOTE_REQUEST__INIT;
 	char why[128];
 
@@ -586,11 +614,13 @@ static void web_find_done(struct web_op *op)
 		return;
 	}
 	if (!resp->emoji) {
-		emojivoto__v1__find_by_shortcode_response__free_unpacked(resp, NULL);
+		emojivoto__v1__find_by_shortcode_response__free_unpacked(resp,
+									 NULL);
 		snprintf(why, sizeof(why), "no emoji has the shortcode \"%s\"",
 			 op->shortcode);
 		op->d->w_upstream_errors++;
-		respond_json_free(op->req, 404, demoapp_error_json(why, NULL, NULL));
+		respond_json_free(op->req, 404,
+				  demoapp_error_json(why, NULL, NULL));
 		web_op_free(op);
 		return;
 	}
@@ -602,10 +632,10 @@ static void web_find_done(struct web_op *op)
 static void web_results_done(struct web_op *op)
 {
 	Emojivoto__V1__ResultsResponse *resp =
-		emojivoto__v1__results_response__unpack(
-			NULL, buf_len(&op->msg), buf_head(&op->msg));
+	    emojivoto__v1__results_response__unpack(NULL, buf_len(&op->msg),
+						    buf_head(&op->msg));
 	Emojivoto__V1__ListAllEmojiRequest list =
-		EMOJIVOTO__V1__LIST_ALL_EMOJI_REQUEST__INIT;
+	    EMOJIVOTO__V1__LIST_ALL_EMOJI_REQUEST__INIT;
 
 	if (!resp) {
 		web_fail(op, 502, "voting", GRPC_INTERNAL,
@@ -613,17 +643,18 @@ static void web_results_done(struct web_op *op)
 		return;
 	}
 	op->nresults = 0;
-	for (size_t i = 0; i < resp->n_results &&
-			   op->nresults < ARRAY_SIZE(op->results); i++) {
+	for (size_t i = 0;
+	     i < resp->n_results && op->nresults < ARRAY_SIZE(op->results);
+	     i++) {
 		const struct demoapp_emoji *e =
-			demoapp_emoji_find(resp->results[i]->shortcode);
+		    demoapp_emoji_find(resp->results[i]->shortcode);
 
 		/* names from our table: the strings outlive the message */
 		if (!e)
 			continue;
 		op->results[op->nresults].shortcode = e->shortcode;
 		op->results[op->nresults].votes =
-			(uint64_t)MAX(resp->results[i]->votes, 0);
+		    (uint64_t)MAX(resp->results[i]->votes, 0);
 		op->nresults++;
 	}
 	emojivoto__v1__results_response__free_unpacked(resp, NULL);
@@ -640,10 +671,12 @@ static void web_on_status(struct grpc_call *call, int status,
 	if (status != GRPC_OK) {
 		/* a vote that fails is the app's failure (500); a service
 		 * that cannot be reached is a 503 */
-		int http = op->step == STEP_VOTE ? 500 :
-			   status == GRPC_UNAVAILABLE ? 503 : 500;
+		int http = op->step == STEP_VOTE	? 500
+			   : status == GRPC_UNAVAILABLE ? 503
+							: 500;
 
-		web_fail(op, http, voting ? "voting" : "emoji", status, message);
+		web_fail(op, http, voting ? "voting" : "emoji", status,
+			 message);
 		return;
 	}
 	switch (op->step) {
@@ -684,7 +717,7 @@ static struct web_op *web_op_new(struct demo *d, struct httpd_req *req)
 static void web_list(struct httpd_req *req, void *arg)
 {
 	Emojivoto__V1__ListAllEmojiRequest m =
-		EMOJIVOTO__V1__LIST_ALL_EMOJI_REQUEST__INIT;
+	    EMOJIVOTO__V1__LIST_ALL_EMOJI_REQUEST__INIT;
 
 	web_call(web_op_new(arg, req), STEP_LIST, &m.base);
 }
@@ -694,14 +727,16 @@ static void web_vote(struct httpd_req *req, void *arg)
 	struct demo *d = arg;
 	const char *choice = httpd_req_query(req, "choice");
 	Emojivoto__V1__FindByShortcodeRequest m =
-		EMOJIVOTO__V1__FIND_BY_SHORTCODE_REQUEST__INIT;
+	    EMOJIVOTO__V1__FIND_BY_SHORTCODE_REQUEST__INIT;
 	struct web_op *op;
 
 	if (!choice || !*choice || strlen(choice) >= sizeof(op->shortcode)) {
 		d->w_requests++;
-		respond_json_free(req, 400, demoapp_error_json(
-			"want one query parameter choice=:shortcode: (at most 63 bytes)",
-			NULL, NULL));
+		respond_json_free(
+		    req, 400,
+		    demoapp_error_json("want one query parameter "
+				       "choice=:shortcode: (at most 63 bytes)",
+				       NULL, NULL));
 		return;
 	}
 	op = web_op_new(d, req);
@@ -738,7 +773,8 @@ static void web_stats(struct httpd_req *req, void *arg)
 		json_set_number(o, "vote_ok", (double)d->w_vote_ok);
 		json_set_number(o, "vote_failed", (double)d->w_vote_failed);
 		json_set_number(o, "leaderboard", (double)d->w_leaderboard);
-		json_set_number(o, "upstream_errors", (double)d->w_upstream_errors);
+		json_set_number(o, "upstream_errors",
+				(double)d->w_upstream_errors);
 	}
 	respond_json_free(req, 200, print_free(o));
 }
@@ -750,29 +786,30 @@ static void web_ready(struct httpd_req *req, void *arg)
 }
 
 static const char index_html[] =
-	"<!doctype html>\n<html><head><meta charset=\"utf-8\">"
-	"<title>emojivoto</title></head>\n<body>\n"
-	"<h1>emojivoto</h1><p>Vote for your favourite emoji.</p>\n"
-	"<div id=\"list\"></div><h2>Leaderboard</h2><ol id=\"board\"></ol>\n"
-	"<script>\n"
-	"async function load() {\n"
-	"  const list = await (await fetch('/api/list')).json();\n"
-	"  document.getElementById('list').innerHTML = list.map(e =>\n"
-	"    `<button title=\"${e.shortcode}\" onclick=\"vote('${e.shortcode}')\">${e.unicode}</button>`).join('');\n"
-	"  board();\n"
-	"}\n"
-	"async function board() {\n"
-	"  const b = await (await fetch('/api/leaderboard')).json();\n"
-	"  document.getElementById('board').innerHTML =\n"
-	"    b.map(e => `<li>${e.unicode} ${e.votes}</li>`).join('');\n"
-	"}\n"
-	"async function vote(s) {\n"
-	"  const r = await fetch('/api/vote?choice=' + encodeURIComponent(s));\n"
-	"  if (!r.ok) alert((await r.json()).error);\n"
-	"  board();\n"
-	"}\n"
-	"load();\n"
-	"</script>\n</body></html>\n";
+    "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
+    "<title>emojivoto</title></head>\n<body>\n"
+    "<h1>emojivoto</h1><p>Vote for your favourite emoji.</p>\n"
+    "<div id=\"list\"></div><h2>Leaderboard</h2><ol id=\"board\"></ol>\n"
+    "<script>\n"
+    "async function load() {\n"
+    "  const list = await (await fetch('/api/list')).json();\n"
+    "  document.getElementById('list').innerHTML = list.map(e =>\n"
+    "    `<button title=\"${e.shortcode}\" "
+    "onclick=\"vote('${e.shortcode}')\">${e.unicode}</button>`).join('');\n"
+    "  board();\n"
+    "}\n"
+    "async function board() {\n"
+    "  const b = await (await fetch('/api/leaderboard')).json();\n"
+    "  document.getElementById('board').innerHTML =\n"
+    "    b.map(e => `<li>${e.unicode} ${e.votes}</li>`).join('');\n"
+    "}\n"
+    "async function vote(s) {\n"
+    "  const r = await fetch('/api/vote?choice=' + encodeURIComponent(s));\n"
+    "  if (!r.ok) alert((await r.json()).error);\n"
+    "  board();\n"
+    "}\n"
+    "load();\n"
+    "</script>\n</body></html>\n";
 
 static void web_index(struct httpd_req *req, void *arg)
 {
@@ -785,13 +822,13 @@ static struct grpc_client *grpc_peer(struct demo *d, const struct sock_addr *a,
 				     const char *authority, const char *name)
 {
 	struct grpc_client_config gc = {
-		.loop = d->loop,
-		.addr = *a,
-		.authority = authority,
-		.backoff_base = 0.2,
-		.backoff_max = GRPC_BACKOFF_MAX,
-		.connect_timeout = 2,
-		.name = name,
+	    .loop = d->loop,
+	    .addr = *a,
+	    .authority = authority,
+	    .backoff_base = 0.2,
+	    .backoff_max = GRPC_BACKOFF_MAX,
+	    .connect_timeout = 2,
+	    .name = name,
 	};
 
 	return grpc_client_new(&gc);
@@ -803,7 +840,7 @@ static int start_http(struct demo *d)
 	int r;
 
 	d->http = httpd_new(&(struct httpd_config){
-		.loop = d->loop, .name = demoapp_role_name(d->cfg->role) });
+	    .loop = d->loop, .name = demoapp_role_name(d->cfg->role)});
 	if (!d->http)
 		return -ENOMEM;
 	httpd_route(d->http, "GET", "/api/stats", web_stats, d);
@@ -812,7 +849,8 @@ static int start_http(struct demo *d)
 	if (d->cfg->role == DEMOAPP_WEB) {
 		httpd_route(d->http, "GET", "/api/list", web_list, d);
 		httpd_route(d->http, "GET", "/api/vote", web_vote, d);
-		httpd_route(d->http, "GET", "/api/leaderboard", web_leaderboard, d);
+		httpd_route(d->http, "GET", "/api/leaderboard", web_leaderboard,
+			    d);
 		httpd_route(d->http, "GET", "/", web_index, d);
 	}
 	r = httpd_listen(d->http, &d->listen);
@@ -824,12 +862,8 @@ static int start_http(struct demo *d)
 	return 0;
 }
 
-/* --- bot ---------------------------------------------------------------------- */
-
-struct bot_req {
-	struct demo *d;
-	enum demoapp_bot_kind kind;
-};
+/* --- bot
+ * ---------------------------------------------------------------------- */
 
 static void bot_on_done(struct httpc_call *call, const struct httpc_resp *resp,
 			void *arg)
@@ -842,7 +876,8 @@ static void bot_on_done(struct httpc_call *call, const struct httpc_resp *resp,
 	if (resp->err) {
 		d->b_errors++;
 		log_debug("request failed", "kind=%s reason=\"%s\"",
-			  demoapp_bot_kind_name(br->kind), strerror(-resp->err));
+			  demoapp_bot_kind_name(br->kind),
+			  strerror(-resp->err));
 	} else if (resp->status >= 200 && resp->status < 300) {
 		d->b_ok++;
 	} else {
@@ -850,7 +885,7 @@ static void bot_on_done(struct httpc_call *call, const struct httpc_resp *resp,
 		log_debug("request answered with an error", "kind=%s status=%d",
 			  demoapp_bot_kind_name(br->kind), resp->status);
 	}
-	free(br);
+	br->used = false;
 }
 
 static void bot_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -859,13 +894,14 @@ static void bot_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	struct bot_req *br;
 	char path[128];
 	struct httpc_req r = {
-		.addr = d->cfg->web_addr,
-		.authority = d->cfg->web_authority,
-		.method = "GET",
-		.path = path,
-		.timeout = d->cfg->timeout,
-		.max_body = 1u << 20,
-		.on_done = bot_on_done,
+	    .addr = d->cfg->web_addr,
+	    .authority = d->cfg->web_authority,
+	    .method = "GET",
+	    .path = path,
+	    /* web's own upstream deadline, and a second to answer */
+	    .timeout = d->cfg->timeout + 1,
+	    .max_body = 1u << 20,
+	    .on_done = bot_on_done,
 	};
 
 	(void)loop;
@@ -875,13 +911,15 @@ static void bot_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		d->b_skipped++;
 		return;
 	}
-	br = xcalloc(1, sizeof(*br));
+	for (br = d->slots; br->used; br++)
+		; /* inflight < BOT_MAX_INFLIGHT: one is free */
+	br->used = true;
 	br->d = d;
 	br->kind = demoapp_bot_pick(&d->rng, path, sizeof(path));
 	r.arg = br;
 	if (httpc_request(d->httpc, &r, NULL)) {
 		d->b_errors++;
-		free(br);
+		br->used = false;
 		return;
 	}
 	d->inflight++;
@@ -897,28 +935,30 @@ static void on_summary(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	switch (d->cfg->role) {
 	case DEMOAPP_BOT:
-		log_info("bot summary",
-			 "sent=%llu ok=%llu failed=%llu errors=%llu skipped=%llu "
-			 "list=%llu vote=%llu doughnut=%llu leaderboard=%llu",
-			 (unsigned long long)d->b_sent, (unsigned long long)d->b_ok,
-			 (unsigned long long)d->b_failed,
-			 (unsigned long long)d->b_errors,
-			 (unsigned long long)d->b_skipped,
-			 (unsigned long long)d->b_kind[DEMOAPP_BOT_LIST],
-			 (unsigned long long)d->b_kind[DEMOAPP_BOT_VOTE],
-			 (unsigned long long)d->b_kind[DEMOAPP_BOT_DOUGHNUT],
-			 (unsigned long long)d->b_kind[DEMOAPP_BOT_LEADERBOARD]);
+		log_info(
+		    "bot summary",
+		    "sent=%llu ok=%llu failed=%llu errors=%llu skipped=%llu "
+		    "list=%llu vote=%llu doughnut=%llu leaderboard=%llu",
+		    (unsigned long long)d->b_sent, (unsigned long long)d->b_ok,
+		    (unsigned long long)d->b_failed,
+		    (unsigned long long)d->b_errors,
+		    (unsigned long long)d->b_skipped,
+		    (unsigned long long)d->b_kind[DEMOAPP_BOT_LIST],
+		    (unsigned long long)d->b_kind[DEMOAPP_BOT_VOTE],
+		    (unsigned long long)d->b_kind[DEMOAPP_BOT_DOUGHNUT],
+		    (unsigned long long)d->b_kind[DEMOAPP_BOT_LEADERBOARD]);
 		break;
 	case DEMOAPP_WEB:
-		log_info("web summary",
-			 "requests=%llu list=%llu vote_ok=%llu vote_failed=%llu "
-			 "leaderboard=%llu upstream_errors=%llu",
-			 (unsigned long long)d->w_requests,
-			 (unsigned long long)d->w_list,
-			 (unsigned long long)d->w_vote_ok,
-			 (unsigned long long)d->w_vote_failed,
-			 (unsigned long long)d->w_leaderboard,
-			 (unsigned long long)d->w_upstream_errors);
+		log_info(
+		    "web summary",
+		    "requests=%llu list=%llu vote_ok=%llu vote_failed=%llu "
+		    "leaderboard=%llu upstream_errors=%llu",
+		    (unsigned long long)d->w_requests,
+		    (unsigned long long)d->w_list,
+		    (unsigned long long)d->w_vote_ok,
+		    (unsigned long long)d->w_vote_failed,
+		    (unsigned long long)d->w_leaderboard,
+		    (unsigned long long)d->w_upstream_errors);
 		break;
 	case DEMOAPP_VOTING:
 		log_info("voting summary", "votes=%llu failed=%llu",
@@ -932,14 +972,45 @@ static void on_summary(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 }
 
-/* --- running ---------------------------------------------------------------- */
+/* --- running ----------------------------------------------------------------
+ */
 
+/* drained - nothing in flight any more */
+static bool drained(const struct demo *d)
+{
+	return (!d->http || !httpd_conns(d->http)) &&
+	       (!d->grpc || !grpc_server_calls(d->grpc)) &&
+	       (!d->httpc || !httpc_calls(d->httpc));
+}
+
+static void on_drain(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct demo *d = container_of(w, struct demo, drain);
+
+	(void)revents;
+	if (drained(d) || time_mono_ns() >= d->drain_deadline)
+		ev_break(loop, EVBREAK_ALL);
+}
+
+/*
+ * on_stop - the first SIGTERM: take nothing new, let what is in flight
+ * finish (at most DRAIN_TIMEOUT), then end; a rolling update loses no
+ * request. A second signal breaks at once (loop_signals).
+ */
 static void on_stop(struct loop_signals *s, int signum)
 {
 	struct demo *d = container_of(s, struct demo, sig);
 
-	log_info("stopping", "signal=%d", signum);
-	ev_break(d->loop, EVBREAK_ALL);
+	log_info("stopping: draining requests in flight", "signal=%d", signum);
+	ev_timer_stop(d->loop, &d->tick);
+	if (d->http)
+		httpd_shutdown(d->http);
+	if (d->grpc)
+		grpc_server_shutdown(d->grpc);
+	d->drain_deadline =
+	    time_mono_ns() + (int64_t)(DRAIN_TIMEOUT * NSEC_PER_SEC);
+	ev_timer_init(&d->drain, on_drain, 0, 0.02);
+	ev_timer_start(d->loop, &d->drain);
 }
 
 int demoapp_run(struct ev_loop *loop, const struct demoapp_config *cfg)
@@ -951,7 +1022,9 @@ int demoapp_run(struct ev_loop *loop, const struct demoapp_config *cfg)
 	d->cfg = cfg;
 	d->loop = loop;
 	d->listen = cfg->listen;
-	d->rng = cfg->seed ? cfg->seed : (uint64_t)time_wall_ns() ^ (uint64_t)getpid();
+	ev_timer_init(&d->drain, on_drain, 0, 0);
+	d->rng = cfg->seed ? cfg->seed
+			   : (uint64_t)time_wall_ns() ^ (uint64_t)getpid();
 	switch (cfg->role) {
 	case DEMOAPP_EMOJI:
 	case DEMOAPP_VOTING:
@@ -974,8 +1047,8 @@ int demoapp_run(struct ev_loop *loop, const struct demoapp_config *cfg)
 			 cfg->voting_authority);
 		break;
 	case DEMOAPP_BOT:
-		d->httpc = httpc_new(&(struct httpc_config){ .loop = loop,
-							     .name = "bot" });
+		d->httpc = httpc_new(
+		    &(struct httpc_config){.loop = loop, .name = "bot"});
 		if (cfg->has_listen)
 			r = start_http(d);
 		ev_timer_init(&d->tick, bot_on_tick, 0.1,
@@ -1002,6 +1075,7 @@ int demoapp_run(struct ev_loop *loop, const struct demoapp_config *cfg)
 	}
 	ev_timer_stop(loop, &d->summary);
 	ev_timer_stop(loop, &d->tick);
+	ev_timer_stop(loop, &d->drain);
 	httpd_free(d->http);
 	grpc_server_free(d->grpc);
 	httpc_free(d->httpc);
@@ -1011,9 +1085,80 @@ int demoapp_run(struct ev_loop *loop, const struct demoapp_config *cfg)
 	return r ? 1 : 0;
 }
 
-/* --- flags ------------------------------------------------------------------ */
+/* --- flags ------------------------------------------------------------------
+ */
 
 /* resolve - HOST:PORT of flag into out; names retried while DNS lags */
+int demoapp_service_env(const char *hostport, const char *pod_namespace,
+			char *out, size_t size)
+{
+	const char *colon = strrchr(hostport, ':');
+	const char *dot = strchr(hostport, '.');
+	size_t n = (size_t)((dot && dot < colon ? dot : colon) - hostport);
+
+	if (!colon || !n || n > 63 || n + sizeof("_SERVICE_HOST") > size)
+		return -EINVAL;
+	if (dot && dot < colon) {
+		/* svc.ns[.svc[.cluster.local]]: the variables name services
+		 * of the pod's own namespace only */
+		const char *ns = dot + 1, *end = strchr(ns, '.');
+		size_t nl = (size_t)((end && end < colon ? end : colon) - ns);
+
+		if (end && end < colon && strncmp(end, ".svc", 4))
+			return -EINVAL;
+		if (pod_namespace && (strlen(pod_namespace) != nl ||
+				      strncmp(ns, pod_namespace, nl)))
+			return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = hostport[i];
+
+		if (c >= 'a' && c <= 'z')
+			out[i] = (char)(c - 'a' + 'A');
+		else if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'))
+			out[i] = c;
+		else if (c == '-')
+			out[i] = '_';
+		else
+			return -EINVAL;
+	}
+	strcpy(out + n, "_SERVICE_HOST");
+	return 0;
+}
+
+/*
+ * from_service_env - a Service name that DNS does not know, through the
+ * variables Kubernetes sets for the Services of the pod's namespace
+ * (EMOJI_SVC_SERVICE_HOST): clusters without DNS (our test cluster), or
+ * DNS that lags. The port stays the one given.
+ */
+static int from_service_env(const char *value, struct sock_addr *out)
+{
+	char var[96], ns[64] = "", err[64], addr[128];
+	const char *host;
+	FILE *f = fopen(
+	    "/var/run/secrets/kubernetes.io/serviceaccount/namespace", "r");
+
+	if (f) {
+		if (!fgets(ns, sizeof(ns), f))
+			ns[0] = '\0';
+		ns[strcspn(ns, "\n")] = '\0';
+		fclose(f);
+	}
+	if (demoapp_service_env(value, *ns ? ns : NULL, var, sizeof(var)))
+		return -ENOENT;
+	host = getenv(var);
+	if (!host || !*host)
+		return -ENOENT;
+	snprintf(addr, sizeof(addr), strchr(host, ':') ? "[%s]%s" : "%s%s",
+		 host, strrchr(value, ':'));
+	if (sock_addr_parse(addr, out, err, sizeof(err)))
+		return -ENOENT;
+	log_info("resolved through the Kubernetes service environment",
+		 "name=%s variable=%s addr=%s", value, var, addr);
+	return 0;
+}
+
 static int resolve(const struct flag_cmd *cmd, const char *flag,
 		   const char *value, struct sock_addr *out)
 {
@@ -1022,10 +1167,13 @@ static int resolve(const struct flag_cmd *cmd, const char *flag,
 	for (int attempt = 0;; attempt++) {
 		int r = sock_addr_resolve(value, out, err, sizeof(err));
 
+		if (r == -ENOENT && !from_service_env(value, out))
+			r = 0;
 		if (!r)
 			return 0;
 		if (r != -ENOENT || attempt >= 30) {
-			flag_usage_error(cmd, "invalid value \"%s\" for --%s: %s",
+			flag_usage_error(cmd,
+					 "invalid value \"%s\" for --%s: %s",
 					 value, flag, err);
 			return -EINVAL;
 		}
@@ -1052,62 +1200,66 @@ int demoapp_config_parse(struct demoapp_config *cfg, int *argc, char ***argv)
 	long long rate = 10, seed = 0;
 	int64_t timeout = 2 * NSEC_PER_SEC, summary = 10 * NSEC_PER_SEC;
 	const struct flag flags[] = {
-		{ FLAG_STRING, 0, "role", &role, "ROLE",
-		  "What to run: web, emoji, voting or bot (required)", "DEMO_ROLE" },
-		{ FLAG_STRING, 0, "listen", &listen, "HOST:PORT",
-		  "Where to listen (default 0.0.0.0:8080; the bot listens, for "
-		  "/api/stats and /ready, only when given one)", "DEMO_LISTEN" },
-		{ FLAG_STRING, 0, "emoji-addr", &emoji, "HOST:PORT",
-		  "web: where to connect for the emoji service", "DEMO_EMOJI_ADDR" },
-		{ FLAG_STRING, 0, "emoji-authority", &emoji_auth, "NAME",
-		  "web: the :authority naming the emoji service (default: "
-		  "--emoji-addr)", "DEMO_EMOJI_AUTHORITY" },
-		{ FLAG_STRING, 0, "voting-addr", &voting, "HOST:PORT",
-		  "web: where to connect for the voting service", "DEMO_VOTING_ADDR" },
-		{ FLAG_STRING, 0, "voting-authority", &voting_auth, "NAME",
-		  "web: the :authority naming the voting service (default: "
-		  "--voting-addr)", "DEMO_VOTING_AUTHORITY" },
-		{ FLAG_STRING, 0, "web-addr", &web, "HOST:PORT",
-		  "bot: where to connect for web", "DEMO_WEB_ADDR" },
-		{ FLAG_STRING, 0, "web-authority", &web_auth, "NAME",
-		  "bot: the Host header naming web (default: --web-addr)",
-		  "DEMO_WEB_AUTHORITY" },
-		{ FLAG_INT, 0, "rate", &rate, "N", "bot: requests per second",
-		  "DEMO_RATE", 1, 10000 },
-		{ FLAG_DURATION, 0, "timeout", &timeout, "DURATION",
-		  "Deadline of each upstream call (the bot's: one second more)",
-		  "DEMO_TIMEOUT" },
-		{ FLAG_DURATION, 0, "summary-interval", &summary, "DURATION",
-		  "Time between summary log lines", "DEMO_SUMMARY_INTERVAL" },
-		{ FLAG_INT, 0, "seed", &seed, "N",
-		  "bot: random seed, for a repeatable sequence (0: any)",
-		  "DEMO_SEED", 0, 0 },
-		{ FLAG_STRING, 0, "log", &log, "LEVEL",
-		  "Log level: error, warn, info, debug, trace", "DEMO_LOG" },
-		{ FLAG_BOOL, 0, "print-manifest", &print, NULL,
-		  "Print the app's Kubernetes manifest (namespace emojivoto) "
-		  "and exit" },
-		{ FLAG_STRING, 0, "image", &image, "IMAGE",
-		  "--print-manifest: the image to run (default: this build's)" },
-		{ FLAG_STRING, 0, "image-pull-policy", &policy, "POLICY",
-		  "--print-manifest: Always, IfNotPresent or Never "
-		  "(default IfNotPresent)" },
-		{ FLAG_END },
+	    {FLAG_STRING, 0, "role", &role, "ROLE",
+	     "What to run: web, emoji, voting or bot (required)", "DEMO_ROLE"},
+	    {FLAG_STRING, 0, "listen", &listen, "HOST:PORT",
+	     "Where to listen (default 0.0.0.0:8080; the bot listens, for "
+	     "/api/stats and /ready, only when given one)",
+	     "DEMO_LISTEN"},
+	    {FLAG_STRING, 0, "emoji-addr", &emoji, "HOST:PORT",
+	     "web: where to connect for the emoji service", "DEMO_EMOJI_ADDR"},
+	    {FLAG_STRING, 0, "emoji-authority", &emoji_auth, "NAME",
+	     "web: the :authority naming the emoji service (default: "
+	     "--emoji-addr)",
+	     "DEMO_EMOJI_AUTHORITY"},
+	    {FLAG_STRING, 0, "voting-addr", &voting, "HOST:PORT",
+	     "web: where to connect for the voting service",
+	     "DEMO_VOTING_ADDR"},
+	    {FLAG_STRING, 0, "voting-authority", &voting_auth, "NAME",
+	     "web: the :authority naming the voting service (default: "
+	     "--voting-addr)",
+	     "DEMO_VOTING_AUTHORITY"},
+	    {FLAG_STRING, 0, "web-addr", &web, "HOST:PORT",
+	     "bot: where to connect for web", "DEMO_WEB_ADDR"},
+	    {FLAG_STRING, 0, "web-authority", &web_auth, "NAME",
+	     "bot: the Host header naming web (default: --web-addr)",
+	     "DEMO_WEB_AUTHORITY"},
+	    {FLAG_INT, 0, "rate", &rate, "N", "bot: requests per second",
+	     "DEMO_RATE", 1, 10000},
+	    {FLAG_DURATION, 0, "timeout", &timeout, "DURATION",
+	     "Deadline of each upstream call (the bot's: one second more)",
+	     "DEMO_TIMEOUT"},
+	    {FLAG_DURATION, 0, "summary-interval", &summary, "DURATION",
+	     "Time between summary log lines", "DEMO_SUMMARY_INTERVAL"},
+	    {FLAG_INT, 0, "seed", &seed, "N",
+	     "bot: random seed, for a repeatable sequence (0: any)",
+	     "DEMO_SEED", 0, 0},
+	    {FLAG_STRING, 0, "log", &log, "LEVEL",
+	     "Log level: error, warn, info, debug, trace", "DEMO_LOG"},
+	    {FLAG_BOOL, 0, "print-manifest", &print, NULL,
+	     "Print the app's Kubernetes manifest (namespace emojivoto) "
+	     "and exit"},
+	    {FLAG_STRING, 0, "image", &image, "IMAGE",
+	     "--print-manifest: the image to run (default: this build's)"},
+	    {FLAG_STRING, 0, "image-pull-policy", &policy, "POLICY",
+	     "--print-manifest: Always, IfNotPresent or Never "
+	     "(default IfNotPresent)"},
+	    {FLAG_END},
 	};
 	const struct flag_cmd cmd = {
-		.name = "demo-app",
-		.usage = "conduit demo-app --role web|emoji|voting|bot [flags]",
-		.summary = "Run one service of the emojivoto sample app",
-		.details =
-			"emoji and voting are gRPC services (emojivoto.v1); web "
-			"serves JSON over HTTP/1.1 (/api/list, /api/vote?choice=:joy:, "
-			"/api/leaderboard, /api/stats) from them; bot sends web "
-			"traffic at --rate. A vote for :doughnut: always fails, so "
-			"the mesh has a failure to show. Callers connect to "
-			"--*-addr and name the service in --*-authority, as they "
-			"would through a sidecar's outbound port. Names in addresses "
-			"are resolved once, at start.",
-		.flags = flags,
+	    .name = "demo-app",
+	    .usage = "conduit demo-app --role web|emoji|voting|bot [flags]",
+	    .summary = "Run one service of the emojivoto sample app",
+	    .details =
+		"emoji and voting are gRPC services (emojivoto.v1); web "
+		"serves JSON over HTTP/1.1 (/api/list, /api/vote?choice=:joy:, "
+		"/api/leaderboard, /api/stats) from them; bot sends web "
+		"traffic at --rate. A vote for :doughnut: always fails, so "
+		"the mesh has a failure to show. Callers connect to "
+		"--*-addr and name the service in --*-authority, as they "
+		"would through a sidecar's outbound port. Names in addresses "
+		"are resolved once, at start.",
+	    .flags = flags,
 	};
 	enum log_level lvl;
 	char err[160];
@@ -1128,8 +1280,10 @@ int demoapp_config_parse(struct demoapp_config *cfg, int *argc, char ***argv)
 		return -EINVAL;
 	}
 	if (demoapp_role_parse(role, &cfg->role)) {
-		flag_usage_error(&cmd, "invalid value \"%s\" for --role: want "
-				       "web, emoji, voting or bot", role);
+		flag_usage_error(&cmd,
+				 "invalid value \"%s\" for --role: want "
+				 "web, emoji, voting or bot",
+				 role);
 		return -EINVAL;
 	}
 	if (log_level_parse(log, &lvl)) {
@@ -1137,17 +1291,21 @@ int demoapp_config_parse(struct demoapp_config *cfg, int *argc, char ***argv)
 		return -EINVAL;
 	}
 	cfg->log_level = (int)lvl;
+	log_set_level(lvl);
+	log_set_component(demoapp_role_name(cfg->role));
 	cfg->has_listen = listen || cfg->role != DEMOAPP_BOT;
 	if (!listen)
 		listen = "0.0.0.0:8080";
-	if (cfg->has_listen && sock_addr_parse(listen, &cfg->listen, err, sizeof(err))) {
+	if (cfg->has_listen &&
+	    sock_addr_parse(listen, &cfg->listen, err, sizeof(err))) {
 		flag_usage_error(&cmd, "invalid value \"%s\" for --listen: %s",
 				 listen, err);
 		return -EINVAL;
 	}
 	if (timeout <= 0 || summary <= 0) {
-		flag_usage_error(&cmd, "--timeout and --summary-interval must be "
-				       "more than 0");
+		flag_usage_error(&cmd,
+				 "--timeout and --summary-interval must be "
+				 "more than 0");
 		return -EINVAL;
 	}
 	cfg->rate = (double)rate;
@@ -1168,15 +1326,16 @@ int demoapp_config_parse(struct demoapp_config *cfg, int *argc, char ***argv)
 	return FLAG_OK;
 }
 
-/* --- the Kubernetes manifest --------------------------------------------------- */
+/* --- the Kubernetes manifest
+ * --------------------------------------------------- */
 
 int demoapp_manifest(struct buf *out, const char *image,
 		     const char *pull_policy, char *err, size_t errlen)
 {
 	const struct embed_file *f = embed_find("manifests/demo-app.yml");
 	const struct tmpl_var vars[] = {
-		{ "image", image },
-		{ "image_pull_policy", pull_policy },
+	    {"image", image},
+	    {"image_pull_policy", pull_policy},
 	};
 	size_t n = strlen(image);
 
@@ -1186,14 +1345,17 @@ int demoapp_manifest(struct buf *out, const char *image,
 	if (!n || n > 255 ||
 	    strspn(image, "abcdefghijklmnopqrstuvwxyz"
 			  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./:_@-") != n) {
-		snprintf(err, errlen, "--image: \"%s\" is not an image reference",
-			 image);
+		snprintf(err, errlen,
+			 "--image: \"%s\" is not an image reference", image);
 		return -EINVAL;
 	}
-	if (strcmp(pull_policy, "Always") && strcmp(pull_policy, "IfNotPresent") &&
+	if (strcmp(pull_policy, "Always") &&
+	    strcmp(pull_policy, "IfNotPresent") &&
 	    strcmp(pull_policy, "Never")) {
-		snprintf(err, errlen, "--image-pull-policy: \"%s\": want Always, "
-			 "IfNotPresent or Never", pull_policy);
+		snprintf(err, errlen,
+			 "--image-pull-policy: \"%s\": want Always, "
+			 "IfNotPresent or Never",
+			 pull_policy);
 		return -EINVAL;
 	}
 	return tmpl_render((const char *)f->data, f->len, vars,

@@ -9,10 +9,10 @@
 #include <unistd.h>
 
 #include "conduit/log.h"
+#include "conduit/loop.h"
 #include "conduit/time.h"
 
 #define CT_GRPC	     "application/grpc"
-#define ACCEPT_BATCH 64		 /* accepts per wakeup */
 #define MAX_META     (64u << 10) /* request headers kept for metadata */
 
 static const char *const status_names[] = {
@@ -470,8 +470,7 @@ struct sconn {
 struct grpc_server {
 	struct ev_loop *loop;
 	struct grpc_server_config cfg;
-	int lfd;
-	ev_io accept_w;
+	struct loop_listener listener;
 	struct sconn *conns;
 	size_t nconns;
 	struct grpc_call *calls;
@@ -809,30 +808,17 @@ int grpc_server_adopt(struct grpc_server *s, int fd)
 	return 0;
 }
 
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+static void on_accept(struct loop_listener *l, int fd,
+		      const struct sock_addr *peer)
 {
-	struct grpc_server *s = container_of(w, struct grpc_server, accept_w);
+	struct grpc_server *s = container_of(l, struct grpc_server, listener);
+	int rv;
 
-	(void)loop;
-	(void)revents;
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		struct sock_addr peer;
-		int fd = sock_accept(s->lfd, &peer);
-		int rv;
-
-		if (fd == -EAGAIN)
-			return;
-		if (fd < 0) {
-			log_warn("accept failed", "server=%s error=\"%s\"",
-				 sname(s), strerror(-fd));
-			return;
-		}
-		rv = grpc_server_adopt(s, fd);
-		if (rv)
-			log_warn("connection refused",
-				 "server=%s error=\"%s\" conns=%zu", sname(s),
-				 strerror(-rv), s->nconns);
-	}
+	(void)peer;
+	rv = grpc_server_adopt(s, fd);
+	if (rv)
+		log_warn("connection refused", "server=%s error=\"%s\" conns=%zu",
+			 sname(s), strerror(-rv), s->nconns);
 }
 
 struct grpc_server *grpc_server_new(const struct grpc_server_config *cfg)
@@ -843,7 +829,7 @@ struct grpc_server *grpc_server_new(const struct grpc_server_config *cfg)
 		return NULL;
 	s->cfg = *cfg;
 	s->loop = cfg->loop;
-	s->lfd = -1;
+	loop_listener_init(&s->listener, s->loop, cfg->name, on_accept);
 	if (!s->cfg.max_recv_message)
 		s->cfg.max_recv_message = GRPC_DEFAULT_MAX_MESSAGE;
 	if (!s->cfg.max_send_message)
@@ -855,39 +841,18 @@ struct grpc_server *grpc_server_new(const struct grpc_server_config *cfg)
 
 int grpc_server_listen(struct grpc_server *s, const struct sock_addr *a)
 {
-	int fd;
-
-	if (s->lfd >= 0)
-		return -EALREADY;
-	fd = sock_listen(a, 128, 0);
-	if (fd < 0)
-		return fd;
-	s->lfd = fd;
-	ev_io_init(&s->accept_w, on_accept, fd, EV_READ);
-	ev_io_start(s->loop, &s->accept_w);
-	return 0;
+	return loop_listener_start(&s->listener, a);
 }
 
 int grpc_server_local_addr(const struct grpc_server *s, struct sock_addr *out)
 {
-	if (s->lfd < 0)
-		return -ENOTCONN;
-	return sock_local_addr(s->lfd, out);
-}
-
-static void stop_listening(struct grpc_server *s)
-{
-	if (s->lfd < 0)
-		return;
-	ev_io_stop(s->loop, &s->accept_w);
-	close(s->lfd);
-	s->lfd = -1;
+	return loop_listener_addr(&s->listener, out);
 }
 
 void grpc_server_shutdown(struct grpc_server *s)
 {
 	s->shutting_down = true;
-	stop_listening(s);
+	loop_listener_stop(&s->listener);
 	for (struct sconn *sc = s->conns; sc; sc = sc->next)
 		h2_conn_shutdown(sc->h2);
 }
@@ -906,7 +871,7 @@ void grpc_server_free(struct grpc_server *s)
 {
 	if (!s)
 		return;
-	stop_listening(s);
+	loop_listener_stop(&s->listener);
 	/* handlers let go first, while everything is still valid */
 	for (struct grpc_call *call = s->calls; call; call = call->next) {
 		if (call->owned) {

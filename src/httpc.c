@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* httpc.c - an asynchronous HTTP/1.1 client on libev: whole answers or streams */
+/* httpc.c - an asynchronous HTTP/1.1 client on libev, answers or streams */
 #include "conduit/httpc.h"
 
 #include <errno.h>
@@ -14,14 +14,14 @@
 #include "conduit/log.h"
 #include "conduit/loop.h"
 
-#define IN_MAX (64u << 10)	  /* read buffer: a head, or body pieces */
-#define HEAD_MAX (32u << 10)	  /* an answer's status line and headers */
-#define DEFAULT_TIMEOUT 30.0
+#define IN_MAX		 (64u << 10) /* read buffer: a head, or body pieces */
+#define HEAD_MAX	 (32u << 10) /* an answer's status line and headers */
+#define DEFAULT_TIMEOUT	 30.0
 #define DEFAULT_MAX_BODY (4u << 20)
 
 struct hconn {
 	struct httpc *cl;
-	struct hconn *prev, *next;	/* the idle list */
+	struct hconn *prev, *next; /* the idle list */
 	struct loop_reap reap;
 	int fd;
 	struct sock_addr addr;
@@ -29,31 +29,31 @@ struct hconn {
 	ev_timer idle;
 	struct buf in, out;
 	struct http1_parser *parser;
-	struct httpc_call *call;	/* NULL: idle */
+	struct httpc_call *call; /* NULL: idle */
 	bool connecting;
-	bool in_idle;			/* on the idle list */
-	bool reused;			/* carried an answer before */
+	bool in_idle; /* on the idle list */
+	bool reused;  /* carried an answer before */
 	bool closed;
 };
 
 struct httpc_call {
 	struct httpc *cl;
-	struct httpc_call *prev, *next;	/* every call in flight */
+	struct httpc_call *prev, *next; /* every call in flight */
 	struct loop_reap reap;
-	struct httpc_req req;		/* copy; strings in arena */
-	struct arena arena;		/* the request's and answer's strings */
-	struct buf wire;		/* the request as sent (for a retry) */
-	struct buf body;		/* whole answer, or a partial line */
+	struct httpc_req req; /* copy; strings in arena */
+	struct arena arena;   /* the request's and answer's strings */
+	struct buf wire;      /* the request as sent (for a retry) */
+	struct buf body;      /* whole answer, or a partial line */
 	struct hconn *conn;
-	ev_timer timer;			/* deadline, or a failure to report */
-	int err;			/* to report from the loop */
+	ev_timer timer; /* deadline, or a failure to report */
+	int err;	/* to report from the loop */
 	int status;
 	struct httpc_header *headers;
 	size_t nheaders;
 	bool head_seen;
-	bool got_bytes;			/* the connection answered something */
+	bool got_bytes; /* the connection answered something */
 	bool retried;
-	bool over;			/* on_done ran or cancelled */
+	bool over; /* on_done ran or cancelled */
 };
 
 struct httpc {
@@ -69,7 +69,8 @@ struct httpc {
 static void conn_on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void conn_on_write(struct ev_loop *loop, ev_io *w, int revents);
 
-/* --- connections ------------------------------------------------------------ */
+/* --- connections ------------------------------------------------------------
+ */
 
 static void hconn_free(struct loop_reap *r)
 {
@@ -141,8 +142,8 @@ static struct hconn *hconn_new(struct httpc *cl, const struct sock_addr *a,
 	hc->connecting = true;
 	buf_init(&hc->in, IN_MAX);
 	buf_init(&hc->out, 0);
-	hc->parser = http1_parser_new(HTTP1_RESPONSE,
-				      &(struct http1_limits){ .max_head = HEAD_MAX });
+	hc->parser = http1_parser_new(
+	    HTTP1_RESPONSE, &(struct http1_limits){.max_head = HEAD_MAX});
 	if (!hc->parser) {
 		close(fd);
 		free(hc);
@@ -220,11 +221,11 @@ static void call_end(struct httpc_call *call)
 static void call_done(struct httpc_call *call, int err)
 {
 	struct httpc_resp resp = {
-		.err = err,
-		.status = call->head_seen ? call->status : 0,
-		.body = "",
-		.headers = call->headers,
-		.nheaders = call->head_seen ? call->nheaders : 0,
+	    .err = err,
+	    .status = call->head_seen ? call->status : 0,
+	    .body = "",
+	    .headers = call->headers,
+	    .nheaders = call->head_seen ? call->nheaders : 0,
 	};
 
 	if (call->over)
@@ -237,7 +238,8 @@ static void call_done(struct httpc_call *call, int err)
 	if (err) {
 		char a[SOCK_ADDR_STRLEN];
 
-		log_debug("request failed", "client=%s addr=%s path=%s reason=\"%s\"",
+		log_debug("request failed",
+			  "client=%s addr=%s path=%s reason=\"%s\"",
 			  call->cl->cfg.name,
 			  sock_addr_format(&call->req.addr, a, sizeof(a)),
 			  call->req.path, strerror(-err));
@@ -369,7 +371,8 @@ static bool deliver(struct httpc_call *call, const char *p, size_t n)
 		len = buf_len(&call->body);
 		if (len && line[len - 1] == '\r')
 			len--;
-		r = call->req.on_data(call, line ? line : "", len, call->req.arg);
+		r = call->req.on_data(call, line ? line : "", len,
+				      call->req.arg);
 		if (r && !call->over)
 			httpc_cancel(call);
 		if (call->over)
@@ -386,15 +389,16 @@ static int on_head(struct httpc_call *call, struct http1_parser *p)
 
 	call->status = http1_status(p);
 	call->nheaders = http1_header_count(p);
-	call->headers = arena_alloc(&call->arena,
-				    (call->nheaders + 1) * sizeof(*call->headers));
+	call->headers = arena_alloc(&call->arena, (call->nheaders + 1) *
+						      sizeof(*call->headers));
 	if (!call->headers)
 		return -ENOMEM;
 	for (size_t i = 0; i < call->nheaders; i++) {
 		http1_header_at(p, i, &name, &value);
-		call->headers[i].name = arena_strndup(&call->arena, name.p, name.len);
+		call->headers[i].name =
+		    arena_strndup(&call->arena, name.p, name.len);
 		call->headers[i].value =
-			arena_strndup(&call->arena, value.p, value.len);
+		    arena_strndup(&call->arena, value.p, value.len);
 		if (!call->headers[i].name || !call->headers[i].value)
 			return -ENOMEM;
 	}
@@ -405,8 +409,8 @@ static int on_head(struct httpc_call *call, struct http1_parser *p)
 static void answer_done(struct hconn *hc)
 {
 	struct httpc_call *call = hc->call;
-	bool keep = http1_keep_alive(hc->parser) &&
-		    !(call->req.flags & HTTPC_NO_REUSE);
+	bool keep =
+	    http1_keep_alive(hc->parser) && !(call->req.flags & HTTPC_NO_REUSE);
 
 	if (call->req.on_data && (call->req.flags & HTTPC_LINES) &&
 	    buf_len(&call->body)) {
@@ -428,8 +432,9 @@ static void parse(struct hconn *hc)
 	while (hc->call && !hc->closed && buf_len(&hc->in)) {
 		struct httpc_call *call = hc->call;
 		struct http1_event ev;
-		ssize_t n = http1_parse(hc->parser, (const char *)buf_head(&hc->in),
-					buf_len(&hc->in), &ev);
+		ssize_t n =
+		    http1_parse(hc->parser, (const char *)buf_head(&hc->in),
+				buf_len(&hc->in), &ev);
 
 		if (n < 0) {
 			conn_failed(hc, n == -ENOMEM ? -ENOMEM : -EPROTO);
@@ -443,7 +448,8 @@ static void parse(struct hconn *hc)
 			int st = http1_status(hc->parser);
 
 			if (st >= 100 && st < 200)
-				continue; /* 100 Continue and friends: skipped */
+				continue; /* 100 Continue and friends: skipped
+					   */
 			if (on_head(call, hc->parser)) {
 				conn_failed(hc, -ENOMEM);
 				return;
@@ -451,17 +457,18 @@ static void parse(struct hconn *hc)
 			call->head_seen = true;
 			if (call->req.on_data) {
 				struct httpc_resp resp = {
-					.status = call->status,
-					.body = "",
-					.headers = call->headers,
-					.nheaders = call->nheaders,
+				    .status = call->status,
+				    .body = "",
+				    .headers = call->headers,
+				    .nheaders = call->nheaders,
 				};
 
 				/* a stream may last: the deadline was for
 				 * its head */
 				ev_timer_stop(call->cl->loop, &call->timer);
 				if (call->req.on_head)
-					call->req.on_head(call, &resp, call->req.arg);
+					call->req.on_head(call, &resp,
+							  call->req.arg);
 				if (call->over)
 					return;
 			}
@@ -550,7 +557,8 @@ static void conn_on_write(struct ev_loop *loop, ev_io *w, int revents)
 		ev_io_stop(loop, w);
 }
 
-/* --- the API ---------------------------------------------------------------- */
+/* --- the API ----------------------------------------------------------------
+ */
 
 const char *httpc_resp_header(const struct httpc_resp *resp, const char *name)
 {
@@ -613,8 +621,8 @@ static int build(struct httpc_call *call, const struct httpc_req *r)
 	    strchr(call->req.path, ' ') || !field_ok(call->req.path))
 		return -EINVAL;
 	for (size_t i = 0; i < r->nheaders; i++)
-		if (!field_ok(r->headers[i].name) || !field_ok(r->headers[i].value) ||
-		    !*r->headers[i].name)
+		if (!field_ok(r->headers[i].name) ||
+		    !field_ok(r->headers[i].value) || !*r->headers[i].name)
 			return -EINVAL;
 	rv = buf_printf(w, "%s %s HTTP/1.1\r\nHost: %s\r\n", call->req.method,
 			call->req.path, host);
@@ -644,7 +652,8 @@ int httpc_request(struct httpc *cl, const struct httpc_req *r,
 	call->cl = cl;
 	call->req = *r;
 	arena_init(&call->arena, 1024, 0);
-	call->req.method = arena_strdup(&call->arena, r->method ? r->method : "GET");
+	call->req.method =
+	    arena_strdup(&call->arena, r->method ? r->method : "GET");
 	call->req.path = arena_strdup(&call->arena, r->path ? r->path : "/");
 	call->req.authority = NULL;
 	call->req.headers = NULL;
@@ -694,7 +703,8 @@ size_t httpc_idle(const struct httpc *cl)
 	return cl->nidle;
 }
 
-/* --- one request on a private loop, for CLIs -------------------------------- */
+/* --- one request on a private loop, for CLIs --------------------------------
+ */
 
 struct run_state {
 	struct httpc_result *out;
@@ -742,7 +752,7 @@ static void run_on_done(struct httpc_call *call, const struct httpc_resp *resp,
 int httpc_run(const struct httpc_req *r, struct httpc_result *out)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct run_state st = { .out = out, .user = r };
+	struct run_state st = {.out = out, .user = r};
 	struct httpc_req req = *r;
 	struct httpc *cl;
 	int err;
@@ -750,7 +760,7 @@ int httpc_run(const struct httpc_req *r, struct httpc_result *out)
 	memset(out, 0, sizeof(*out));
 	if (!loop)
 		return -ENOMEM;
-	cl = httpc_new(&(struct httpc_config){ .loop = loop, .name = "cli" });
+	cl = httpc_new(&(struct httpc_config){.loop = loop, .name = "cli"});
 	req.on_done = run_on_done;
 	req.on_head = r->on_data ? run_on_head : NULL;
 	req.on_data = r->on_data ? run_on_data : NULL;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* httpd.c - an HTTP/1.1 server on libev: routes, async answers, chunked streams */
+/* httpd.c - an HTTP/1.1 server on libev: routes, async answers, streams */
 #include "conduit/httpd.h"
 
 #include <errno.h>
@@ -16,13 +16,13 @@
 #include "conduit/loop.h"
 #include "conduit/pool.h"
 
-#define LINGER_TIMEOUT 2.0	/* s to wait for the client's FIN after an error */
-#define MAX_QUERY 64		/* query parameters in one request */
-#define READ_SLACK 4096		/* input buffered past one head */
+#define LINGER_TIMEOUT 2.0  /* s to wait for the client's FIN after an error */
+#define MAX_QUERY      64   /* query parameters in one request */
+#define READ_SLACK     4096 /* input buffered past one head */
 
 struct route {
 	struct route *next;
-	char *method;		/* NULL: any */
+	char *method; /* NULL: any */
 	char *path;
 	size_t len;
 	bool prefix;
@@ -36,33 +36,34 @@ struct kv {
 };
 
 enum req_state {
-	RQ_READING,	/* being parsed (or nothing yet) */
-	RQ_HANDLER,	/* dispatched: the handler owns it, no answer yet */
-	RQ_STREAM,	/* the handler owns it and streams the answer */
-	RQ_DONE,	/* answered: the answer is queued */
+	RQ_READING, /* being parsed (or nothing yet) */
+	RQ_HANDLER, /* dispatched: the handler owns it, no answer yet */
+	RQ_STREAM,  /* the handler owns it and streams the answer */
+	RQ_DONE,    /* answered: the answer is queued */
 };
 
 struct httpd_req {
 	struct conn *conn;
 	enum req_state state;
-	struct arena arena;	/* this request's strings */
+	struct arena arena; /* this request's strings */
 	const char *method, *path, *target;
 	struct kv *headers, *query;
 	size_t nheaders, nquery;
 	struct buf body;
-	bool head_only;		/* HEAD: no body in the answer */
-	bool chunked;		/* the stream is chunked (not HTTP/1.0) */
+	bool head_only; /* HEAD: no body in the answer */
+	bool chunked;	/* the stream is chunked (not HTTP/1.0) */
+	bool http10;	/* an HTTP/1.0 client: keep-alive is opt-in */
 	void *data;
 	void (*on_cancel)(struct httpd_req *req, void *arg);
 	void *cancel_arg;
 };
 
 enum conn_phase {
-	PH_IDLE,	/* between requests: idle_timeout */
-	PH_REQUEST,	/* a request is arriving: request_timeout */
-	PH_HANDLER,	/* the handler has it, nothing to write: no timer */
-	PH_WRITE,	/* output waits for the client: write_timeout */
-	PH_LINGER,	/* answered an error and shut down: wait for the FIN */
+	PH_IDLE,    /* between requests: idle_timeout */
+	PH_REQUEST, /* a request is arriving: request_timeout */
+	PH_HANDLER, /* the handler has it, nothing to write: no timer */
+	PH_WRITE,   /* output waits for the client: write_timeout */
+	PH_LINGER,  /* answered an error and shut down: wait for the FIN */
 };
 
 struct conn {
@@ -77,11 +78,11 @@ struct conn {
 	struct buf in, out;
 	struct http1_parser *parser;
 	struct httpd_req req;
-	bool close_after;	/* Connection: close, an error, or shutdown */
-	bool closed;		/* the socket is closed */
-	bool orphan;		/* closed while a handler owns req: freed
-				 * once it answers */
-	bool in_process;	/* process() is on the stack */
+	bool close_after; /* Connection: close, an error, or shutdown */
+	bool closed;	  /* the socket is closed */
+	bool orphan;	  /* closed while a handler owns req: freed
+			   * once it answers */
+	bool in_process;  /* process() is on the stack */
 };
 
 struct httpd {
@@ -92,10 +93,9 @@ struct httpd {
 	struct pool pool;
 	struct conn *conns;
 	size_t nconns;
-	struct conn *orphans;	/* closed, their request still owned */
+	struct conn *orphans; /* closed, their request still owned */
 	uint64_t requests;
-	int lfd;
-	ev_io accept_w;
+	struct loop_listener listener;
 	bool shutting;
 };
 
@@ -142,7 +142,8 @@ static bool field_ok(const char *s)
 	return s && !strpbrk(s, "\r\n");
 }
 
-/* --- connections ----------------------------------------------------------- */
+/* --- connections -----------------------------------------------------------
+ */
 
 static void conn_free(struct loop_reap *r)
 {
@@ -265,7 +266,7 @@ static void req_reset(struct httpd_req *req)
 	req->method = req->path = req->target = "";
 	req->headers = req->query = NULL;
 	req->nheaders = req->nquery = 0;
-	req->head_only = req->chunked = false;
+	req->head_only = req->chunked = req->http10 = false;
 	req->data = NULL;
 	req->on_cancel = NULL;
 	req->cancel_arg = NULL;
@@ -363,6 +364,9 @@ static int queue_head(struct conn *c, int status, const char *ctype,
 		r = buf_append_str(&c->out, "Transfer-Encoding: chunked\r\n");
 	if (!r && c->close_after)
 		r = buf_append_str(&c->out, "Connection: close\r\n");
+	else if (!r && c->req.http10)
+		/* it asked to keep the connection: say yes, or it closes */
+		r = buf_append_str(&c->out, "Connection: keep-alive\r\n");
 	if (!r)
 		r = buf_append_str(&c->out, "\r\n");
 	return r;
@@ -388,13 +392,15 @@ static int answer(struct conn *c, int status, const char *ctype,
 		r = buf_append(&c->out, body, len);
 	if (r) {
 		/* drop the partial answer: the client gets a 500 */
-		log_warn("cannot answer", "server=%s path=%s status=%d reason=%s",
-			 c->srv->cfg.name, c->req.path, status,
-			 r == -EINVAL ? "bad header field" : "answer too large");
+		log_warn(
+		    "cannot answer", "server=%s path=%s status=%d reason=%s",
+		    c->srv->cfg.name, c->req.path, status,
+		    r == -EINVAL ? "bad header field" : "answer too large");
 		c->out.len = mark;
 		c->close_after = true;
-		buf_printf(&c->out, "HTTP/1.1 500 Internal Server Error\r\n"
-				    "Content-Length: 0\r\nConnection: close\r\n\r\n");
+		buf_printf(&c->out,
+			   "HTTP/1.1 500 Internal Server Error\r\n"
+			   "Content-Length: 0\r\nConnection: close\r\n\r\n");
 	}
 	c->req.state = RQ_DONE;
 	c->srv->requests++;
@@ -438,7 +444,7 @@ static void allow_list(struct httpd *s, const char *path, char *buf,
 
 	buf[0] = '\0';
 	for (struct route *rt = s->routes; rt; rt = rt->next) {
-		const char *m[2] = { rt->method, NULL };
+		const char *m[2] = {rt->method, NULL};
 
 		if (!route_path_matches(rt, path) || !rt->method)
 			continue;
@@ -479,7 +485,7 @@ static void dispatch(struct conn *c)
 	}
 	if (path_known) {
 		char allow[128];
-		struct httpd_header h = { "Allow", allow };
+		struct httpd_header h = {"Allow", allow};
 		static const char text[] = "method not allowed\n";
 
 		allow_list(s, req->path, allow, sizeof(allow));
@@ -490,7 +496,8 @@ static void dispatch(struct conn *c)
 	answer(c, 404, "text/plain; charset=utf-8", NULL, 0, "not found\n", 10);
 }
 
-/* --- reading requests ------------------------------------------------------ */
+/* --- reading requests ------------------------------------------------------
+ */
 
 /* parse_query - split and decode the query into req->query */
 static int parse_query(struct httpd_req *req, const char *q)
@@ -517,7 +524,8 @@ static int parse_query(struct httpd_req *req, const char *q)
 			if (!name || !value)
 				return -ENOMEM;
 			if (httpd_url_decode(q, nl, true, name) < 0 ||
-			    httpd_url_decode(eq ? eq + 1 : "", vl, true, value) < 0)
+			    httpd_url_decode(eq ? eq + 1 : "", vl, true,
+					     value) < 0)
 				return -EINVAL;
 			req->query[n].name = name;
 			req->query[n].value = value;
@@ -549,8 +557,9 @@ static int on_head(struct conn *c)
 	if (!req->method || !req->target || !req->headers)
 		return -ENOMEM;
 	q = strchr(req->target, '?');
-	path = arena_strndup(&req->arena, req->target,
-			     q ? (size_t)(q - req->target) : strlen(req->target));
+	path =
+	    arena_strndup(&req->arena, req->target,
+			  q ? (size_t)(q - req->target) : strlen(req->target));
 	if (!path)
 		return -ENOMEM;
 	/* a fragment is never sent, but ignore one if it is */
@@ -559,9 +568,10 @@ static int on_head(struct conn *c)
 	req->path = path;
 	for (size_t i = 0; i < req->nheaders; i++) {
 		http1_header_at(p, i, &name, &value);
-		req->headers[i].name = arena_strndup(&req->arena, name.p, name.len);
+		req->headers[i].name =
+		    arena_strndup(&req->arena, name.p, name.len);
 		req->headers[i].value =
-			arena_strndup(&req->arena, value.p, value.len);
+		    arena_strndup(&req->arena, value.p, value.len);
 		if (!req->headers[i].name || !req->headers[i].value)
 			return -ENOMEM;
 	}
@@ -578,6 +588,7 @@ static int on_head(struct conn *c)
 	}
 	req->head_only = !strcmp(req->method, "HEAD");
 	req->chunked = http1_version(p) >= 11;
+	req->http10 = !req->chunked;
 	/* a client waiting for our go-ahead before its body */
 	if (http1_header_get(p, "expect", &value) && value.len == 12 &&
 	    !strncasecmp(value.p, "100-continue", 12) && http1_version(p) >= 11)
@@ -725,9 +736,9 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 int httpd_adopt(struct httpd *s, int fd, const struct sock_addr *peer)
 {
 	struct http1_limits lim = {
-		.max_head = s->cfg.max_head,
-		.max_headers = s->cfg.max_headers,
-		.max_body = s->cfg.max_body,
+	    .max_head = s->cfg.max_head,
+	    .max_headers = s->cfg.max_headers,
+	    .max_body = s->cfg.max_body,
 	};
 	struct conn *c = s->shutting ? NULL : pool_get(&s->pool);
 
@@ -765,30 +776,18 @@ int httpd_adopt(struct httpd *s, int fd, const struct sock_addr *peer)
 	return 0;
 }
 
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+static void on_accept(struct loop_listener *l, int fd,
+		      const struct sock_addr *peer)
 {
-	struct httpd *s = container_of(w, struct httpd, accept_w);
-	struct sock_addr peer;
+	struct httpd *s = container_of(l, struct httpd, listener);
 
-	(void)loop;
-	(void)revents;
-	for (int i = 0; i < 64; i++) {
-		int fd = sock_accept(s->lfd, &peer);
-
-		if (fd == -EAGAIN || fd == -EINTR)
-			return;
-		if (fd < 0) {
-			log_warn("accept failed", "server=%s reason=\"%s\"",
-				 s->cfg.name, strerror(-fd));
-			return;
-		}
-		if (httpd_adopt(s, fd, &peer) == -EMFILE)
-			log_debug("too many connections: refused", "server=%s",
-				  s->cfg.name);
-	}
+	if (httpd_adopt(s, fd, peer) == -EMFILE)
+		log_debug("too many connections: refused", "server=%s",
+			  s->cfg.name);
 }
 
-/* --- the server ------------------------------------------------------------ */
+/* --- the server ------------------------------------------------------------
+ */
 
 struct httpd *httpd_new(const struct httpd_config *cfg)
 {
@@ -820,7 +819,7 @@ struct httpd *httpd_new(const struct httpd_config *cfg)
 	if (!s->cfg.name)
 		s->cfg.name = "http";
 	s->routes_tail = &s->routes;
-	s->lfd = -1;
+	loop_listener_init(&s->listener, s->loop, s->cfg.name, on_accept);
 	loop_reaper_init(&s->reaper, s->loop);
 	pool_init(&s->pool, sizeof(struct conn), 16, s->cfg.max_conns);
 	return s;
@@ -859,33 +858,12 @@ int httpd_route_prefix(struct httpd *s, const char *method, const char *prefix,
 
 int httpd_listen(struct httpd *s, const struct sock_addr *a)
 {
-	int fd;
-
-	if (s->lfd >= 0)
-		return -EALREADY;
-	fd = sock_listen(a, 128, 0);
-	if (fd < 0)
-		return fd;
-	s->lfd = fd;
-	ev_io_init(&s->accept_w, on_accept, fd, EV_READ);
-	ev_io_start(s->loop, &s->accept_w);
-	return 0;
+	return loop_listener_start(&s->listener, a);
 }
 
 int httpd_local_addr(const struct httpd *s, struct sock_addr *out)
 {
-	if (s->lfd < 0)
-		return -ENOTCONN;
-	return sock_local_addr(s->lfd, out);
-}
-
-static void stop_listening(struct httpd *s)
-{
-	if (s->lfd < 0)
-		return;
-	ev_io_stop(s->loop, &s->accept_w);
-	close(s->lfd);
-	s->lfd = -1;
+	return loop_listener_addr(&s->listener, out);
 }
 
 void httpd_shutdown(struct httpd *s)
@@ -893,7 +871,7 @@ void httpd_shutdown(struct httpd *s)
 	struct conn *c, *next;
 
 	s->shutting = true;
-	stop_listening(s);
+	loop_listener_stop(&s->listener);
 	for (c = s->conns; c; c = next) {
 		next = c->next;
 		c->close_after = true;
@@ -918,7 +896,7 @@ void httpd_free(struct httpd *s)
 
 	if (!s)
 		return;
-	stop_listening(s);
+	loop_listener_stop(&s->listener);
 	while (s->conns)
 		conn_close(s->conns);
 	while (s->orphans)
@@ -934,7 +912,8 @@ void httpd_free(struct httpd *s)
 	free(s);
 }
 
-/* --- requests --------------------------------------------------------------- */
+/* --- requests ---------------------------------------------------------------
+ */
 
 const char *httpd_req_method(const struct httpd_req *req)
 {
@@ -1023,7 +1002,8 @@ void httpd_req_on_cancel(struct httpd_req *req,
 	req->cancel_arg = arg;
 }
 
-/* --- answers ---------------------------------------------------------------- */
+/* --- answers ----------------------------------------------------------------
+ */
 
 int httpd_respond(struct httpd_req *req, int status, const char *content_type,
 		  const struct httpd_header *h, size_t nh, const void *body,
@@ -1069,7 +1049,8 @@ int httpd_stream_start(struct httpd_req *req, int status,
 
 	BUG_ON(req->state != RQ_HANDLER);
 	for (size_t i = 0; i < nh; i++)
-		if (!field_ok(h[i].name) || !field_ok(h[i].value) || !*h[i].name)
+		if (!field_ok(h[i].name) || !field_ok(h[i].value) ||
+		    !*h[i].name)
 			return stream_refuse(req, -EINVAL);
 	if (content_type && !field_ok(content_type))
 		return stream_refuse(req, -EINVAL);

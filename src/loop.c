@@ -2,7 +2,10 @@
 /* loop.c - libev helpers: signals, deferred frees */
 #include "conduit/loop.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "conduit/log.h"
 
@@ -125,4 +128,73 @@ void loop_reaper_defer(struct loop_reaper *rp, struct loop_reap *r)
 	r->queued = true;
 	r->next = rp->head;
 	rp->head = r;
+}
+
+/* --- listeners --------------------------------------------------------------- */
+
+#define ACCEPT_BATCH 64 /* accepts per wakeup */
+
+static void on_listener(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct loop_listener *l = container_of(w, struct loop_listener, io);
+
+	(void)loop;
+	(void)revents;
+	for (int i = 0; i < ACCEPT_BATCH && l->fd >= 0; i++) {
+		struct sock_addr peer;
+		int fd = sock_accept(l->fd, &peer);
+
+		if (fd == -EAGAIN || fd == -EINTR)
+			return;
+		if (fd < 0) {
+			/* EMFILE and friends: the next wakeup tries again */
+			log_warn("accept failed", "server=%s reason=\"%s\"",
+				 l->name ? l->name : "-", strerror(-fd));
+			return;
+		}
+		l->on_accept(l, fd, &peer);
+	}
+}
+
+void loop_listener_init(struct loop_listener *l, struct ev_loop *loop,
+			const char *name,
+			void (*on_accept)(struct loop_listener *l, int fd,
+					  const struct sock_addr *peer))
+{
+	memset(l, 0, sizeof(*l));
+	l->loop = loop;
+	l->fd = -1;
+	l->name = name;
+	l->on_accept = on_accept;
+}
+
+int loop_listener_start(struct loop_listener *l, const struct sock_addr *a)
+{
+	int fd;
+
+	if (l->fd >= 0)
+		return -EALREADY;
+	fd = sock_listen(a, 128, 0);
+	if (fd < 0)
+		return fd;
+	l->fd = fd;
+	ev_io_init(&l->io, on_listener, fd, EV_READ);
+	ev_io_start(l->loop, &l->io);
+	return 0;
+}
+
+int loop_listener_addr(const struct loop_listener *l, struct sock_addr *out)
+{
+	if (l->fd < 0)
+		return -ENOTCONN;
+	return sock_local_addr(l->fd, out);
+}
+
+void loop_listener_stop(struct loop_listener *l)
+{
+	if (l->fd < 0)
+		return;
+	ev_io_stop(l->loop, &l->io);
+	close(l->fd);
+	l->fd = -1;
 }

@@ -32,11 +32,11 @@
  */
 
 #define DEMOAPP_FAILING_EMOJI ":doughnut:"
-#define DEMOAPP_MAX_EMOJIS 32
+#define DEMOAPP_MAX_EMOJIS    32
 
 struct demoapp_emoji {
-	const char *shortcode;	/* ":joy:" */
-	const char *unicode;	/* UTF-8 */
+	const char *shortcode; /* ":joy:" */
+	const char *unicode;   /* UTF-8 */
 };
 
 /* the emojis, in display order */
@@ -46,14 +46,15 @@ extern const size_t demoapp_nemojis;
 /* demoapp_emoji_find - the emoji with this shortcode, or NULL */
 const struct demoapp_emoji *demoapp_emoji_find(const char *shortcode);
 
-/* --- voting: the tally ------------------------------------------------------ */
+/* --- voting: the tally ------------------------------------------------------
+ */
 
 struct demoapp_tally {
 	uint64_t votes[DEMOAPP_MAX_EMOJIS]; /* by index in demoapp_emojis */
 };
 
 struct demoapp_result {
-	const char *shortcode;	/* static */
+	const char *shortcode; /* static */
 	uint64_t votes;
 };
 
@@ -71,7 +72,8 @@ int demoapp_tally_vote(struct demoapp_tally *t, const char *shortcode);
 size_t demoapp_tally_results(const struct demoapp_tally *t,
 			     struct demoapp_result *out, size_t max);
 
-/* --- web: JSON bodies (caller frees the returned text with free()) --------- */
+/* --- web: JSON bodies (caller frees the returned text with free()) ---------
+ */
 
 /* [{"shortcode":..,"unicode":..}, ...] of list[0..n) */
 char *demoapp_list_json(const struct demoapp_emoji *list, size_t n);
@@ -102,7 +104,8 @@ enum demoapp_bot_kind demoapp_bot_pick(uint64_t *rng, char *path, size_t size);
 /* demoapp_bot_kind_name - "list", "vote", "doughnut", "leaderboard" */
 const char *demoapp_bot_kind_name(enum demoapp_bot_kind k);
 
-/* --- running a role ---------------------------------------------------------- */
+/* --- running a role ----------------------------------------------------------
+ */
 
 enum demoapp_role {
 	DEMOAPP_WEB,
@@ -117,20 +120,20 @@ const char *demoapp_role_name(enum demoapp_role r);
 
 struct demoapp_config {
 	enum demoapp_role role;
-	bool has_listen;		/* the bot listens only when asked */
+	bool has_listen; /* the bot listens only when asked */
 	struct sock_addr listen;
 	struct sock_addr emoji_addr, voting_addr, web_addr;
-	const char *emoji_authority;	/* borrowed; never NULL */
+	const char *emoji_authority; /* borrowed; never NULL */
 	const char *voting_authority;
 	const char *web_authority;
-	double rate;			/* bot: requests per second */
-	double summary_interval;	/* s between summary lines */
-	double timeout;			/* s for each upstream call */
-	uint64_t seed;			/* bot: 0 picks one */
-	int log_level;			/* enum log_level */
+	double rate;		 /* bot: requests per second */
+	double summary_interval; /* s between summary lines */
+	double timeout;		 /* s for each upstream call */
+	uint64_t seed;		 /* bot: 0 picks one */
+	int log_level;		 /* enum log_level */
 	/* --print-manifest: print the Kubernetes manifest, run nothing */
 	bool print_manifest;
-	const char *image;		/* its image (default: this build's) */
+	const char *image; /* its image (default: this build's) */
 	const char *image_pull_policy;
 };
 
@@ -144,6 +147,17 @@ struct demoapp_config {
  * FLAG_HELP, or -EINVAL (the error printed).
  */
 int demoapp_config_parse(struct demoapp_config *cfg, int *argc, char ***argv);
+
+/*
+ * demoapp_service_env - the variable Kubernetes sets for a Service of the
+ * pod's namespace, named in hostport ("emoji-svc:8080",
+ * "emoji-svc.emojivoto.svc.cluster.local:8080" -> EMOJI_SVC_SERVICE_HOST)
+ * into out. A name in another namespace than pod_namespace (NULL: any) has
+ * none. Returns 0 or -EINVAL. demoapp_config_parse falls back on it when
+ * DNS does not know the name.
+ */
+int demoapp_service_env(const char *hostport, const char *pod_namespace,
+			char *out, size_t size);
 
 /*
  * demoapp_manifest - manifests/demo-app.yml (embedded) rendered with image

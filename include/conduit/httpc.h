@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* httpc.h - an asynchronous HTTP/1.1 client on libev: whole answers or streams */
+/* httpc.h - an asynchronous HTTP/1.1 client on libev, answers or streams */
 #ifndef CONDUIT_HTTPC_H
 #define CONDUIT_HTTPC_H
 
@@ -42,10 +42,10 @@ struct httpc_header {
 };
 
 struct httpc_resp {
-	int err;	/* 0, or a negative errno: -ETIMEDOUT,
-			 * -ECONNREFUSED, -ECONNRESET, -EMSGSIZE (over
-			 * max_body), -EPROTO (not HTTP), ... */
-	int status;	/* 0 when err is set before a head arrived */
+	int err;	  /* 0, or a negative errno: -ETIMEDOUT,
+			   * -ECONNREFUSED, -ECONNRESET, -EMSGSIZE (over
+			   * max_body), -EPROTO (not HTTP), ... */
+	int status;	  /* 0 when err is set before a head arrived */
 	const char *body; /* NUL-terminated (not counted); "" if none */
 	size_t body_len;
 	/* headers: read with httpc_resp_header() */
@@ -62,17 +62,17 @@ enum {
 };
 
 struct httpc_req {
-	struct sock_addr addr;	/* where to connect */
-	const char *method;	/* "GET" when NULL */
-	const char *authority;	/* Host: (NULL: addr as text) */
-	const char *path;	/* "/api/v1/stat?ns=x" ("/" when NULL) */
+	struct sock_addr addr; /* where to connect */
+	const char *method;    /* "GET" when NULL */
+	const char *authority; /* Host: (NULL: addr as text) */
+	const char *path;      /* "/api/v1/stat?ns=x" ("/" when NULL) */
 	const struct httpc_header *headers; /* extra fields */
 	size_t nheaders;
-	const void *body;	/* sent with Content-Length (POST, PUT) */
+	const void *body; /* sent with Content-Length (POST, PUT) */
 	size_t body_len;
-	double timeout;		/* s (30); see above for streams */
-	size_t max_body;	/* answer body, or one line (4 MiB) */
-	unsigned flags;		/* HTTPC_* */
+	double timeout;	 /* s (30); see above for streams */
+	size_t max_body; /* answer body, or one line (4 MiB) */
+	unsigned flags;	 /* HTTPC_* */
 	/* on_done - the call is over: the answer or an error in resp
 	 * (borrowed for the callback); the call is freed afterwards */
 	void (*on_done)(struct httpc_call *call, const struct httpc_resp *resp,
@@ -88,9 +88,9 @@ struct httpc_req {
 
 struct httpc_config {
 	struct ev_loop *loop;
-	size_t max_idle;	/* idle connections kept, in all (8) */
-	double idle_timeout;	/* s an idle connection is kept (30) */
-	const char *name;	/* for log lines ("httpc"); borrowed */
+	size_t max_idle;     /* idle connections kept, in all (8) */
+	double idle_timeout; /* s an idle connection is kept (30) */
+	const char *name;    /* for log lines ("httpc"); borrowed */
 };
 
 /* httpc_new - a client on cfg->loop (copied); NULL without a loop */
@@ -129,9 +129,9 @@ size_t httpc_idle(const struct httpc *c);
  */
 struct httpc_result {
 	int status;
-	char *body;		/* NUL-terminated; never NULL after a run */
+	char *body; /* NUL-terminated; never NULL after a run */
 	size_t body_len;
-	char *content_type;	/* or NULL */
+	char *content_type; /* or NULL */
 };
 
 int httpc_run(const struct httpc_req *r, struct httpc_result *out);

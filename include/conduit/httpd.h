@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* httpd.h - an HTTP/1.1 server on libev: routes, async answers, chunked streams */
+/* httpd.h - an HTTP/1.1 server on libev: routes, async answers, streams */
 #ifndef CONDUIT_HTTPD_H
 #define CONDUIT_HTTPD_H
 
@@ -64,16 +64,16 @@ typedef void (*httpd_handler)(struct httpd_req *req, void *arg);
 
 struct httpd_config {
 	struct ev_loop *loop;
-	size_t max_conns;	  /* connections at once (256) */
-	size_t max_head;	  /* request line + headers (16 KiB) */
-	size_t max_headers;	  /* header fields (64) */
-	size_t max_body;	  /* request body (1 MiB) */
-	size_t max_response;	  /* one queued answer (64 MiB) */
-	size_t max_stream_queue;  /* a stream's unsent bytes (256 KiB) */
-	double request_timeout;	  /* s, first byte to last (10) */
-	double idle_timeout;	  /* s between keep-alive requests (120) */
-	double write_timeout;	  /* s without write progress (30) */
-	const char *name;	  /* for log lines ("http"); borrowed */
+	size_t max_conns;	 /* connections at once (256) */
+	size_t max_head;	 /* request line + headers (16 KiB) */
+	size_t max_headers;	 /* header fields (64) */
+	size_t max_body;	 /* request body (1 MiB) */
+	size_t max_response;	 /* one queued answer (64 MiB) */
+	size_t max_stream_queue; /* a stream's unsent bytes (256 KiB) */
+	double request_timeout;	 /* s, first byte to last (10) */
+	double idle_timeout;	 /* s between keep-alive requests (120) */
+	double write_timeout;	 /* s without write progress (30) */
+	const char *name;	 /* for log lines ("http"); borrowed */
 };
 
 /*

@@ -6,6 +6,7 @@
 #include <ev.h>
 
 #include "conduit/base.h"
+#include "conduit/sock.h"
 
 /*
  * Signals every long-running applet handles the same way:
@@ -57,5 +58,35 @@ void loop_reaper_release(struct loop_reaper *rp);
 void loop_reaper_defer(struct loop_reaper *rp, struct loop_reap *r);
 /* loop_reaper_run - free what is queued now; returns how many */
 int loop_reaper_run(struct loop_reaper *rp);
+
+/*
+ * A listening socket on a loop: each accepted connection (non-blocking,
+ * close-on-exec) goes to on_accept, which owns its fd. At most 64 accepts
+ * per wakeup, so a flood of connections cannot starve the loop. Embedded:
+ * loop_listener_init, then _start / _stop (stop also closes).
+ */
+struct loop_listener {
+	struct ev_loop *loop;
+	ev_io io;
+	int fd;			/* -1 while not listening */
+	const char *name;	/* for log lines; borrowed */
+	void (*on_accept)(struct loop_listener *l, int fd,
+			  const struct sock_addr *peer);
+};
+
+void loop_listener_init(struct loop_listener *l, struct ev_loop *loop,
+			const char *name,
+			void (*on_accept)(struct loop_listener *l, int fd,
+					  const struct sock_addr *peer));
+/*
+ * loop_listener_start - listen on a (port 0: any) with a backlog of 128.
+ * Returns 0, -EALREADY (listening), or the negative errno of
+ * socket/bind/listen.
+ */
+int loop_listener_start(struct loop_listener *l, const struct sock_addr *a);
+/* loop_listener_addr - where it listens: 0, or -ENOTCONN */
+int loop_listener_addr(const struct loop_listener *l, struct sock_addr *out);
+/* loop_listener_stop - stop and close; a no-op when not listening */
+void loop_listener_stop(struct loop_listener *l);
 
 #endif

@@ -35,7 +35,8 @@ static void on_done(struct httpc_call *call, const struct httpc_resp *resp,
 	if (resp->body_len > 300 || strlen(resp->body) > resp->body_len)
 		abort();
 	for (size_t i = 0; i < resp->nheaders; i++)
-		x += strlen(resp->headers[i].name) + strlen(resp->headers[i].value);
+		x += strlen(resp->headers[i].name) +
+		     strlen(resp->headers[i].value);
 }
 
 static int on_data(struct httpc_call *call, const char *p, size_t n, void *arg)
@@ -56,7 +57,7 @@ static void init(void)
 	char err[64];
 
 	loop = ev_loop_new(EVFLAG_AUTO);
-	cl = httpc_new(&(struct httpc_config){ .loop = loop, .name = "fuzz" });
+	cl = httpc_new(&(struct httpc_config){.loop = loop, .name = "fuzz"});
 	sock_addr_parse("127.0.0.1:0", &addr, err, sizeof(err));
 	lfd = sock_listen(&addr, 16, 0);
 	if (lfd < 0)
@@ -66,9 +67,12 @@ static void init(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct httpc_req r = { .method = "GET", .path = "/", .timeout = 2,
-			       .max_body = 300, .on_done = on_done,
-			       .flags = HTTPC_NO_REUSE };
+	struct httpc_req r = {.method = "GET",
+			      .path = "/",
+			      .timeout = 2,
+			      .max_body = 300,
+			      .on_done = on_done,
+			      .flags = HTTPC_NO_REUSE};
 	char sink[4096];
 	size_t piece, at = 1;
 	bool stream;

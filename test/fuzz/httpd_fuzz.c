@@ -56,9 +56,12 @@ static void h_stream(struct httpd_req *req, void *arg)
 static void init(void)
 {
 	loop = ev_loop_new(EVFLAG_AUTO);
-	srv = httpd_new(&(struct httpd_config){
-		.loop = loop, .max_head = 1024, .max_headers = 16,
-		.max_body = 512, .max_conns = 4, .name = "fuzz" });
+	srv = httpd_new(&(struct httpd_config){.loop = loop,
+					       .max_head = 1024,
+					       .max_headers = 16,
+					       .max_body = 512,
+					       .max_conns = 4,
+					       .name = "fuzz"});
 	httpd_route(srv, NULL, "/a", h_read_all, NULL);
 	httpd_route_prefix(srv, "GET", "/s", h_stream, NULL);
 	httpd_route(srv, "POST", "/p", h_read_all, NULL);
@@ -75,7 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!loop)
 		init();
 	piece = (size_t)(data[0] % 64) + 1;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv))
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+		       sv))
 		abort();
 	if (httpd_adopt(srv, sv[0], NULL))
 		abort();

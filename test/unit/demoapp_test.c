@@ -18,7 +18,8 @@ START_TEST(test_emoji_table)
 	ck_assert_uint_ge(demoapp_nemojis, 20);
 	ck_assert_uint_le(demoapp_nemojis, DEMOAPP_MAX_EMOJIS);
 	ck_assert_ptr_nonnull(demoapp_emoji_find(DEMOAPP_FAILING_EMOJI));
-	ck_assert_str_eq(demoapp_emoji_find(":joy:")->unicode, "\xF0\x9F\x98\x82");
+	ck_assert_str_eq(demoapp_emoji_find(":joy:")->unicode,
+			 "\xF0\x9F\x98\x82");
 	ck_assert_ptr_null(demoapp_emoji_find("joy"));
 	ck_assert_ptr_null(demoapp_emoji_find(NULL));
 	/* shortcodes are unique and :wrapped: */
@@ -33,7 +34,7 @@ END_TEST
 
 START_TEST(test_tally)
 {
-	struct demoapp_tally t = { 0 };
+	struct demoapp_tally t = {0};
 	struct demoapp_result r[DEMOAPP_MAX_EMOJIS];
 	size_t n;
 
@@ -58,19 +59,22 @@ END_TEST
 
 START_TEST(test_json)
 {
-	struct demoapp_result r[] = { { ":taco:", 2 }, { ":joy:", 1 } };
+	struct demoapp_result r[] = {{":taco:", 2}, {":joy:", 1}};
 	char *s = demoapp_list_json(demoapp_emojis, 2);
 	struct json *j;
 	char err[64];
 
-	ck_assert_str_eq(s, "[{\"shortcode\":\":joy:\",\"unicode\":\"\xF0\x9F\x98\x82\"},"
-			    "{\"shortcode\":\":sunglasses:\",\"unicode\":\"\xF0\x9F\x98\x8E\"}]");
+	ck_assert_str_eq(
+	    s, "[{\"shortcode\":\":joy:\",\"unicode\":\"\xF0\x9F\x98\x82\"},"
+	       "{\"shortcode\":\":sunglasses:\",\"unicode\":"
+	       "\"\xF0\x9F\x98\x8E\"}]");
 	free(s);
 	s = demoapp_leaderboard_json(r, 2);
 	j = json_parse(s, strlen(s), err, sizeof(err));
 	ck_assert_ptr_nonnull(j);
 	ck_assert_uint_eq(json_count(j), 2);
-	ck_assert_str_eq(json_string(json_get(json_at(j, 0), "shortcode")), ":taco:");
+	ck_assert_str_eq(json_string(json_get(json_at(j, 0), "shortcode")),
+			 ":taco:");
 	ck_assert_str_eq(json_string(json_get(json_at(j, 0), "unicode")),
 			 "\xF0\x9F\x8C\xAE");
 	json_free(j);
@@ -88,14 +92,16 @@ END_TEST
 START_TEST(test_bot_pick)
 {
 	uint64_t rng = 42, again = 42;
-	unsigned kinds[DEMOAPP_BOT_NKINDS] = { 0 };
+	unsigned kinds[DEMOAPP_BOT_NKINDS] = {0};
 	char path[128], path2[128];
 
 	for (int i = 0; i < 10000; i++) {
-		enum demoapp_bot_kind k = demoapp_bot_pick(&rng, path, sizeof(path));
+		enum demoapp_bot_kind k =
+		    demoapp_bot_pick(&rng, path, sizeof(path));
 
 		/* the same seed, the same sequence */
-		ck_assert_int_eq(demoapp_bot_pick(&again, path2, sizeof(path2)), k);
+		ck_assert_int_eq(demoapp_bot_pick(&again, path2, sizeof(path2)),
+				 k);
 		ck_assert_str_eq(path, path2);
 		kinds[k]++;
 		switch (k) {
@@ -108,7 +114,8 @@ START_TEST(test_bot_pick)
 			ck_assert(!strstr(path, "doughnut"));
 			break;
 		case DEMOAPP_BOT_DOUGHNUT:
-			ck_assert_str_eq(path, "/api/vote?choice=%3Adoughnut%3A");
+			ck_assert_str_eq(path,
+					 "/api/vote?choice=%3Adoughnut%3A");
 			break;
 		case DEMOAPP_BOT_LEADERBOARD:
 			ck_assert_str_eq(path, "/api/leaderboard");
@@ -124,7 +131,8 @@ START_TEST(test_bot_pick)
 	ck_assert_uint_gt(kinds[DEMOAPP_BOT_DOUGHNUT], 700);
 	ck_assert_uint_lt(kinds[DEMOAPP_BOT_DOUGHNUT], 1300);
 	ck_assert_uint_gt(kinds[DEMOAPP_BOT_LEADERBOARD], 300);
-	ck_assert_str_eq(demoapp_bot_kind_name(DEMOAPP_BOT_DOUGHNUT), "doughnut");
+	ck_assert_str_eq(demoapp_bot_kind_name(DEMOAPP_BOT_DOUGHNUT),
+			 "doughnut");
 	/* a zero state still moves */
 	rng = 0;
 	demoapp_bot_pick(&rng, path, sizeof(path));
@@ -136,9 +144,10 @@ START_TEST(test_roles_and_flags)
 {
 	enum demoapp_role r;
 	struct demoapp_config cfg;
-	char a0[] = "demo-app", a1[] = "--role", a2[] = "bot", a3[] = "--web-addr",
-	     a4[] = "127.0.0.1:9", a5[] = "--rate", a6[] = "25";
-	char *args[] = { a0, a1, a2, a3, a4, a5, a6, NULL };
+	char a0[] = "demo-app", a1[] = "--role", a2[] = "bot",
+	     a3[] = "--web-addr", a4[] = "127.0.0.1:9", a5[] = "--rate",
+	     a6[] = "25";
+	char *args[] = {a0, a1, a2, a3, a4, a5, a6, NULL};
 	char **argv = args;
 	int argc = 7;
 
@@ -157,6 +166,42 @@ START_TEST(test_roles_and_flags)
 }
 END_TEST
 
+START_TEST(test_service_env)
+{
+	char v[64];
+
+	ck_assert_int_eq(
+	    demoapp_service_env("emoji-svc:8080", NULL, v, sizeof(v)), 0);
+	ck_assert_str_eq(v, "EMOJI_SVC_SERVICE_HOST");
+	ck_assert_int_eq(
+	    demoapp_service_env("voting-svc.emojivoto.svc.cluster.local:8080",
+				"emojivoto", v, sizeof(v)),
+	    0);
+	ck_assert_str_eq(v, "VOTING_SVC_SERVICE_HOST");
+	ck_assert_int_eq(
+	    demoapp_service_env("web-svc.emojivoto:80", NULL, v, sizeof(v)), 0);
+	ck_assert_str_eq(v, "WEB_SVC_SERVICE_HOST");
+	/* another namespace's Service has no variable here */
+	ck_assert_int_eq(demoapp_service_env("web-svc.other.svc:80",
+					     "emojivoto", v, sizeof(v)),
+			 -EINVAL);
+	/* not a Service name */
+	ck_assert_int_eq(
+	    demoapp_service_env("example.com:80", "emojivoto", v, sizeof(v)),
+	    -EINVAL);
+	ck_assert_int_eq(demoapp_service_env("a.b.c.d:80", NULL, v, sizeof(v)),
+			 -EINVAL);
+	ck_assert_int_eq(demoapp_service_env("a_b:80", NULL, v, sizeof(v)),
+			 -EINVAL);
+	ck_assert_int_eq(demoapp_service_env(":80", NULL, v, sizeof(v)),
+			 -EINVAL);
+	ck_assert_int_eq(demoapp_service_env("emoji-svc", NULL, v, sizeof(v)),
+			 -EINVAL);
+	ck_assert_int_eq(demoapp_service_env("emoji-svc:8080", NULL, v, 10),
+			 -EINVAL);
+}
+END_TEST
+
 Suite *demoapp_suite(void)
 {
 	Suite *s = suite_create("demoapp");
@@ -167,6 +212,7 @@ Suite *demoapp_suite(void)
 	tcase_add_test(tc, test_json);
 	tcase_add_test(tc, test_bot_pick);
 	tcase_add_test(tc, test_roles_and_flags);
+	tcase_add_test(tc, test_service_env);
 	suite_add_tcase(s, tc);
 	return s;
 }

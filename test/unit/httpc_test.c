@@ -23,7 +23,7 @@
 static struct ev_loop *loop;
 static struct httpd *srv;
 static struct httpc *cl;
-static struct sock_addr addr;	/* the httpd */
+static struct sock_addr addr; /* the httpd */
 
 /* the last outcome */
 static struct {
@@ -33,7 +33,7 @@ static struct {
 	char lines[8][64];
 	int nlines, heads;
 	int64_t at;
-	int cancel_after;	/* lines */
+	int cancel_after; /* lines */
 } out;
 
 static struct httpd_req *held;
@@ -82,15 +82,16 @@ static void setup(void)
 	char err[64];
 
 	loop = ev_loop_new(EVFLAG_AUTO);
-	srv = httpd_new(&(struct httpd_config){ .loop = loop, .name = "srv" });
+	srv = httpd_new(&(struct httpd_config){.loop = loop, .name = "srv"});
 	httpd_route(srv, "GET", "/hello", h_hello, NULL);
 	httpd_route(srv, "POST", "/echo", h_echo, NULL);
 	httpd_route(srv, "GET", "/big", h_big, NULL);
 	httpd_route(srv, "GET", "/stream", h_stream, NULL);
-	ck_assert_int_eq(sock_addr_parse("127.0.0.1:0", &addr, err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	    sock_addr_parse("127.0.0.1:0", &addr, err, sizeof(err)), 0);
 	ck_assert_int_eq(httpd_listen(srv, &addr), 0);
 	httpd_local_addr(srv, &addr);
-	cl = httpc_new(&(struct httpc_config){ .loop = loop });
+	cl = httpc_new(&(struct httpc_config){.loop = loop});
 	ck_assert_ptr_nonnull(cl);
 	memset(&out, 0, sizeof(out));
 	held = NULL;
@@ -114,7 +115,8 @@ static void on_done(struct httpc_call *call, const struct httpc_resp *resp,
 	out.err = resp->err;
 	out.status = resp->status;
 	out.at = time_mono_ns();
-	snprintf(out.body, sizeof(out.body), "%.*s", (int)resp->body_len, resp->body);
+	snprintf(out.body, sizeof(out.body), "%.*s", (int)resp->body_len,
+		 resp->body);
 	snprintf(out.ctype, sizeof(out.ctype), "%s", ct ? ct : "");
 }
 
@@ -158,14 +160,17 @@ static void run_for(double secs)
 static struct httpc_req req_to(const char *method, const char *path)
 {
 	return (struct httpc_req){
-		.addr = addr, .method = method, .path = path,
-		.on_done = on_done, .timeout = 2,
+	    .addr = addr,
+	    .method = method,
+	    .path = path,
+	    .on_done = on_done,
+	    .timeout = 2,
 	};
 }
 
 START_TEST(test_get_post_and_reuse)
 {
-	struct httpc_header h[] = { { "X-Test", "yes" } };
+	struct httpc_header h[] = {{"X-Test", "yes"}};
 	struct httpc_req r = req_to("GET", "/hello");
 
 	r.authority = "web-svc.emojivoto:80";
@@ -212,7 +217,7 @@ END_TEST
 
 START_TEST(test_bad_requests)
 {
-	struct httpc_header h[] = { { "X-Evil", "a\r\nb: c" } };
+	struct httpc_header h[] = {{"X-Evil", "a\r\nb: c"}};
 	struct httpc_req r = req_to("GET", "/hello");
 
 	r.headers = h;
@@ -292,7 +297,9 @@ static void raw_serve(void)
 			continue;
 		n = read(raw.fds[i], buf, sizeof(buf));
 		if (n > 0 && !raw.silent) {
-			ck_assert_int_gt(write(raw.fds[i], raw.answer, strlen(raw.answer)), 0);
+			ck_assert_int_gt(
+			    write(raw.fds[i], raw.answer, strlen(raw.answer)),
+			    0);
 			if (raw.close_after) {
 				close(raw.fds[i]);
 				raw.fds[i] = -1;
@@ -352,7 +359,8 @@ START_TEST(test_stale_connection_retried)
 {
 	struct httpc_req r = req_to("GET", "/");
 
-	r.addr = raw_start("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false);
+	r.addr =
+	    raw_start("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false);
 	httpc_request(cl, &r, NULL);
 	wait_done(1, 2);
 	ck_assert_int_eq(out.status, 200);
@@ -383,7 +391,8 @@ START_TEST(test_answers_of_every_shape)
 	struct httpc_req r = req_to("GET", "/");
 
 	/* a body that runs to the close */
-	r.addr = raw_start("HTTP/1.0 200 OK\r\nContent-Type: text/x\r\n\r\nto the end", true);
+	r.addr = raw_start(
+	    "HTTP/1.0 200 OK\r\nContent-Type: text/x\r\n\r\nto the end", true);
 	httpc_request(cl, &r, NULL);
 	wait_done(1, 2);
 	ck_assert_int_eq(out.err, 0);
@@ -392,9 +401,10 @@ START_TEST(test_answers_of_every_shape)
 	ck_assert_uint_eq(httpc_idle(cl), 0);
 	raw_stop();
 	/* chunked, after a 100 Continue */
-	r.addr = raw_start("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n"
-			   "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n",
-			   false);
+	r.addr = raw_start(
+	    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n",
+	    false);
 	httpc_request(cl, &r, NULL);
 	wait_done(2, 2);
 	ck_assert_int_eq(out.status, 201);
@@ -407,7 +417,8 @@ START_TEST(test_answers_of_every_shape)
 	ck_assert_int_eq(out.err, -EPROTO);
 	raw_stop();
 	/* cut short */
-	r.addr = raw_start("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", true);
+	r.addr =
+	    raw_start("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", true);
 	httpc_request(cl, &r, NULL);
 	wait_done(4, 2);
 	ck_assert_int_eq(out.err, -ECONNRESET);
@@ -533,7 +544,7 @@ START_TEST(test_run_on_private_loop)
 	httpc_result_release(&res);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	cl = httpc_new(&(struct httpc_config){ .loop = loop });
+	cl = httpc_new(&(struct httpc_config){.loop = loop});
 }
 END_TEST
 

@@ -22,7 +22,7 @@ static struct httpd *srv;
 static struct sock_addr addr;
 
 /* what the handlers saw or did */
-static struct httpd_req *held;	/* an async or streaming request */
+static struct httpd_req *held; /* an async or streaming request */
 static int cancels;
 static int stream_err;
 static int stream_sent;
@@ -36,7 +36,8 @@ static void h_hello(struct httpd_req *req, void *arg)
 static void h_query(struct httpd_req *req, void *arg)
 {
 	char text[256];
-	const char *a = httpd_req_query(req, "a"), *b = httpd_req_query(req, "b");
+	const char *a = httpd_req_query(req, "a"),
+		   *b = httpd_req_query(req, "b");
 	const char *c = httpd_req_query(req, "c");
 
 	(void)arg;
@@ -51,7 +52,7 @@ static void h_echo(struct httpd_req *req, void *arg)
 	size_t len;
 	const char *body = httpd_req_body(req, &len);
 	const char *ua = httpd_req_header(req, "x-who");
-	struct httpd_header h[] = { { "X-Who", ua ? ua : "nobody" } };
+	struct httpd_header h[] = {{"X-Who", ua ? ua : "nobody"}};
 
 	(void)arg;
 	httpd_respond(req, 201, "application/octet-stream", h, 1, body, len);
@@ -83,13 +84,13 @@ static void h_stream(struct httpd_req *req, void *arg)
 	(void)arg;
 	held = req;
 	httpd_req_on_cancel(req, on_cancel, NULL);
-	ck_assert_int_eq(httpd_stream_start(req, 200, "application/json", NULL, 0),
-			 0);
+	ck_assert_int_eq(
+	    httpd_stream_start(req, 200, "application/json", NULL, 0), 0);
 }
 
 static void h_badheader(struct httpd_req *req, void *arg)
 {
-	struct httpd_header h[] = { { "X-Bad", "a\r\nInjected: yes" } };
+	struct httpd_header h[] = {{"X-Bad", "a\r\nInjected: yes"}};
 
 	(void)arg;
 	ck_assert_int_eq(httpd_respond(req, 200, "text/plain", h, 1, "x", 1),
@@ -108,12 +109,15 @@ static void start_server(struct httpd_config *cfg)
 	ck_assert_int_eq(httpd_route(srv, "GET", "/q", h_query, NULL), 0);
 	ck_assert_int_eq(httpd_route(srv, "POST", "/echo", h_echo, NULL), 0);
 	ck_assert_int_eq(httpd_route(srv, "PUT", "/echo", h_echo, NULL), 0);
-	ck_assert_int_eq(httpd_route_prefix(srv, "GET", "/files/", h_files, NULL), 0);
+	ck_assert_int_eq(
+	    httpd_route_prefix(srv, "GET", "/files/", h_files, NULL), 0);
 	ck_assert_int_eq(httpd_route(srv, "GET", "/later", h_later, NULL), 0);
 	ck_assert_int_eq(httpd_route(srv, "GET", "/stream", h_stream, NULL), 0);
 	ck_assert_int_eq(httpd_route(srv, NULL, "/bad", h_badheader, NULL), 0);
-	ck_assert_int_eq(httpd_route(srv, "GET", "nope", h_hello, NULL), -EINVAL);
-	ck_assert_int_eq(sock_addr_parse("127.0.0.1:0", &addr, err, sizeof(err)), 0);
+	ck_assert_int_eq(httpd_route(srv, "GET", "nope", h_hello, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(
+	    sock_addr_parse("127.0.0.1:0", &addr, err, sizeof(err)), 0);
 	ck_assert_int_eq(httpd_listen(srv, &addr), 0);
 	ck_assert_int_eq(httpd_listen(srv, &addr), -EALREADY);
 	ck_assert_int_eq(httpd_local_addr(srv, &addr), 0);
@@ -123,7 +127,7 @@ static void start_server(struct httpd_config *cfg)
 
 static void setup(void)
 {
-	struct httpd_config cfg = { .name = "test" };
+	struct httpd_config cfg = {.name = "test"};
 
 	start_server(&cfg);
 }
@@ -214,7 +218,8 @@ static const char *exchange(const char *request, const char *until)
 
 START_TEST(test_get_and_headers)
 {
-	const char *r = exchange("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", "hello\n");
+	const char *r =
+	    exchange("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", "hello\n");
 
 	ck_assert_str_eq(r, "HTTP/1.1 200 OK\r\n"
 			    "Content-Type: text/plain; charset=utf-8\r\n"
@@ -224,13 +229,30 @@ START_TEST(test_get_and_headers)
 	ck_assert(strstr(r, "\r\n\r\nhello\n"));
 	ck_assert(got_eof);
 	ck_assert_uint_eq(httpd_requests(srv), 2);
+	/* HTTP/1.0 asking for keep-alive gets it, and says so */
+	{
+		int fd = client();
+
+		reset_got();
+		send_all(
+		    fd,
+		    "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+		pump(fd, "hello\n", 2);
+		ck_assert(strstr(got, "Connection: keep-alive\r\n"));
+		send_all(fd, "GET /hello HTTP/1.0\r\n\r\n");
+		pump(fd, NULL, 2);
+		ck_assert(got_eof);
+		ck_assert(strstr(got, "Connection: close\r\n\r\nhello\n"));
+		close(fd);
+	}
 }
 END_TEST
 
 START_TEST(test_head_404_405)
 {
 	const char *r = exchange("HEAD /hello HTTP/1.1\r\nHost: x\r\n"
-				 "Connection: close\r\n\r\n", NULL);
+				 "Connection: close\r\n\r\n",
+				 NULL);
 
 	ck_assert(strstr(r, "Content-Length: 6\r\n"));
 	ck_assert(str_has_suffix(r, "\r\n\r\n")); /* no body */
@@ -251,8 +273,10 @@ END_TEST
 
 START_TEST(test_query)
 {
-	const char *r = exchange("GET /q?a=x%20y&b=1+2&c&=skip&&d=%zz HTTP/1.1\r\n"
-				 "Host: x\r\n\r\n", "path=");
+	const char *r =
+	    exchange("GET /q?a=x%20y&b=1+2&c&=skip&&d=%zz HTTP/1.1\r\n"
+		     "Host: x\r\n\r\n",
+		     "path=");
 
 	ck_assert(strstr(r, "a=[x y] b=[1 2] c=[] n=5 path=/q"));
 	r = exchange("GET /q?a=%00 HTTP/1.1\r\nHost: x\r\n\r\n", "\r\n\r\n");
@@ -276,22 +300,29 @@ END_TEST
 
 START_TEST(test_bodies)
 {
-	const char *r = exchange("POST /echo HTTP/1.1\r\nHost: x\r\nX-Who: me\r\n"
-				 "Content-Length: 5\r\n\r\nabcde", "abcde");
+	const char *r =
+	    exchange("POST /echo HTTP/1.1\r\nHost: x\r\nX-Who: me\r\n"
+		     "Content-Length: 5\r\n\r\nabcde",
+		     "abcde");
 
 	ck_assert(str_has_prefix(r, "HTTP/1.1 201 Created\r\n"));
 	ck_assert(strstr(r, "X-Who: me\r\nContent-Length: 5\r\n\r\nabcde"));
-	r = exchange("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-		     "\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", "abcde");
+	r = exchange(
+	    "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+	    "\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+	    "abcde");
 	ck_assert(strstr(r, "Content-Length: 5\r\n\r\nabcde"));
 	/* Expect: 100-continue gets the go-ahead before the body */
 	{
 		int fd = client();
 
 		reset_got();
-		send_all(fd, "PUT /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-			     "Content-Length: 2\r\n\r\n");
-		ck_assert_str_eq(pump(fd, "\r\n\r\n", 2), "HTTP/1.1 100 Continue\r\n\r\n");
+		send_all(
+		    fd,
+		    "PUT /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+		    "Content-Length: 2\r\n\r\n");
+		ck_assert_str_eq(pump(fd, "\r\n\r\n", 2),
+				 "HTTP/1.1 100 Continue\r\n\r\n");
 		send_all(fd, "ok");
 		ck_assert(strstr(pump(fd, "\r\n\r\nok", 2), "201 Created"));
 		close(fd);
@@ -304,18 +335,20 @@ START_TEST(test_keepalive_pipelining)
 	int fd = client();
 
 	reset_got();
-	send_all(fd, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
-		     "GET /q?a=1 HTTP/1.1\r\nHost: x\r\n\r\n"
-		     "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	send_all(fd,
+		 "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+		 "GET /q?a=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+		 "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 	pump(fd, NULL, 2);
 	ck_assert(got_eof);
-	ck_assert_str_eq(got,
-			 "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
-			 "Content-Length: 6\r\n\r\nhello\n"
-			 "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
-			 "Content-Length: 29\r\n\r\na=[1] b=[-] c=[-] n=1 path=/q"
-			 "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
-			 "Content-Length: 6\r\nConnection: close\r\n\r\nhello\n");
+	ck_assert_str_eq(
+	    got,
+	    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: 6\r\n\r\nhello\n"
+	    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: 29\r\n\r\na=[1] b=[-] c=[-] n=1 path=/q"
+	    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: 6\r\nConnection: close\r\n\r\nhello\n");
 	close(fd);
 	run_for(0.02);
 	ck_assert_uint_eq(httpd_conns(srv), 0);
@@ -327,15 +360,17 @@ START_TEST(test_errors)
 	char big[20000];
 	const char *r;
 
-	r = exchange("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n",
-		     "\r\n\r\n");
+	r = exchange(
+	    "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n",
+	    "\r\n\r\n");
 	ck_assert(str_has_prefix(r, "HTTP/1.1 413 Payload Too Large\r\n"));
 	ck_assert(strstr(r, "Connection: close"));
 	snprintf(big, sizeof(big), "GET /hello HTTP/1.1\r\nX-Big: %0*d\r\n\r\n",
 		 18000, 0);
 	r = exchange(big, "\r\n\r\n");
 	ck_assert(str_has_prefix(r, "HTTP/1.1 431 "));
-	r = exchange("GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+	r = exchange("GET / HTTP/1.1\r\nContent-Length: "
+		     "1\r\nTransfer-Encoding: chunked\r\n\r\n",
 		     "\r\n\r\n");
 	ck_assert(str_has_prefix(r, "HTTP/1.1 400 Bad Request\r\n"));
 	r = exchange("\x16\x03\x01\x00\x05hello", "\r\n\r\n");
@@ -349,7 +384,7 @@ END_TEST
 
 START_TEST(test_request_timeout)
 {
-	struct httpd_config cfg = { .request_timeout = 0.2, .idle_timeout = 0.3 };
+	struct httpd_config cfg = {.request_timeout = 0.2, .idle_timeout = 0.3};
 	int64_t t0;
 	int fd;
 
@@ -388,8 +423,9 @@ START_TEST(test_async_answer_in_order)
 	httpd_respond_json(held, 200, "{\"late\":true}");
 	held = NULL;
 	pump(fd, "hello\n", 2);
-	ck_assert(strstr(got, "Content-Type: application/json\r\n"
-			      "Content-Length: 13\r\n\r\n{\"late\":true}HTTP/1.1 200 OK"));
+	ck_assert(strstr(
+	    got, "Content-Type: application/json\r\n"
+		 "Content-Length: 13\r\n\r\n{\"late\":true}HTTP/1.1 200 OK"));
 	close(fd);
 
 	/* the client leaves first: on_cancel */
@@ -440,7 +476,7 @@ END_TEST
 
 START_TEST(test_stream_slow_client_dropped)
 {
-	struct httpd_config cfg = { .max_stream_queue = 64 << 10 };
+	struct httpd_config cfg = {.max_stream_queue = 64 << 10};
 	char chunk[4096];
 	int fd, rcv = 4096, r = 0, i;
 
@@ -459,7 +495,7 @@ START_TEST(test_stream_slow_client_dropped)
 		ev_run(loop, EVRUN_NOWAIT);
 	}
 	ck_assert_int_eq(r, -ENOBUFS);
-	ck_assert_int_lt(i, 1000); /* bounded: socket buffers + 64 KiB */
+	ck_assert_int_lt(i, 1000);    /* bounded: socket buffers + 64 KiB */
 	ck_assert_int_eq(cancels, 0); /* a failed write is the end: no cancel */
 	run_for(0.02);
 	ck_assert_uint_eq(httpd_conns(srv), 0);
@@ -469,7 +505,7 @@ END_TEST
 
 START_TEST(test_max_conns_and_shutdown)
 {
-	struct httpd_config cfg = { .max_conns = 2 };
+	struct httpd_config cfg = {.max_conns = 2};
 	int a, b, c;
 
 	teardown();

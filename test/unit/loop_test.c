@@ -3,9 +3,12 @@
  * loop_test.c - unit tests for loop.c: stop/reload signals and the reaper.
  * The signal tests raise real signals: run them forked (Check's default).
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "conduit/log.h"
 #include "conduit/loop.h"
@@ -459,6 +462,48 @@ START_TEST(test_reaper_release_frees_queued)
 }
 END_TEST
 
+static int accepted;
+
+static void on_conn(struct loop_listener *l, int fd, const struct sock_addr *peer)
+{
+	ck_assert_str_eq(l->name, "t");
+	ck_assert(sock_addr_is_loopback(peer));
+	accepted++;
+	close(fd);
+}
+
+START_TEST(test_listener)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct loop_listener l;
+	struct sock_addr a, got;
+	char err[64];
+	int fds[3];
+
+	loop_listener_init(&l, loop, "t", on_conn);
+	ck_assert_int_eq(loop_listener_addr(&l, &got), -ENOTCONN);
+	loop_listener_stop(&l); /* not listening: a no-op */
+	ck_assert_int_eq(sock_addr_parse("127.0.0.1:0", &a, err, sizeof(err)), 0);
+	ck_assert_int_eq(loop_listener_start(&l, &a), 0);
+	ck_assert_int_eq(loop_listener_start(&l, &a), -EALREADY);
+	ck_assert_int_eq(loop_listener_addr(&l, &got), 0);
+	ck_assert_int_ne(sock_addr_port(&got), 0);
+	accepted = 0;
+	for (int i = 0; i < 3; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		ck_assert_int_eq(connect(fds[i], &got.u.sa, got.len), 0);
+	}
+	for (int i = 0; i < 10 && accepted < 3; i++)
+		ev_run(loop, EVRUN_NOWAIT);
+	ck_assert_int_eq(accepted, 3);
+	loop_listener_stop(&l);
+	ck_assert_int_eq(l.fd, -1);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
 Suite *loop_suite(void)
 {
 	Suite *s = suite_create("loop");
@@ -484,6 +529,7 @@ Suite *loop_suite(void)
 	tcase_add_test(tc, test_reaper_defer_twice_frees_once);
 	tcase_add_test(tc, test_reaper_free_queues_more);
 	tcase_add_test(tc, test_reaper_release_frees_queued);
+	tcase_add_test(tc, test_listener);
 	suite_add_tcase(s, tc);
 	return s;
 }
