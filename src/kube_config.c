@@ -277,6 +277,8 @@ static int read_token(struct kube_config *cfg, char *err, size_t errlen)
 	/* the kubelet writes the bare token; people add a newline */
 	while (len && strchr(" \t\r\n", tok[len - 1]))
 		tok[--len] = '\0';
+	while (len && strchr(" \t\r\n", tok[0]))
+		memmove(tok, tok + 1, len--);
 	if (!len || strpbrk(tok, " \t\r\n")) {
 		snprintf(err, errlen, "token file: %s: %s", cfg->token_file,
 			 len ? "not a single token" : "empty");

@@ -105,6 +105,7 @@ struct kube_informer {
 	char *rv;			/* last resourceVersion seen */
 	char *cont;			/* continue token of the list in progress */
 	bool gone;			/* the stream said 410 */
+	bool reported;			/* the stream's own ERROR was reported */
 	bool watch_progress;		/* the current watch delivered an event */
 	ev_tstamp watch_started;
 	uint32_t rnd;			/* xorshift state */
@@ -235,6 +236,7 @@ static void start_watch(struct kube_informer *inf)
 	o.on_data = on_watch_data;
 	kube_watch_decoder_reset(&inf->dec);
 	inf->gone = false;
+	inf->reported = false;
 	inf->watch_progress = false;
 	inf->watch_started = ev_now(kube_client_loop(inf->client));
 	inf->st.watches++;
@@ -410,6 +412,7 @@ static int on_watch_event(void *arg, struct kube_watch_event *ev)
 		}
 		describe(inf, "watch", what, sizeof(what));
 		report(inf, "%s: ERROR event %d: %s", what, ev->code, ev->message);
+		inf->reported = true;
 		return -EPROTO;
 	}
 	inf->watch_progress = true;
@@ -441,8 +444,7 @@ static void on_watch_done(void *arg, const struct kube_response *resp)
 		return;
 	}
 	if (resp->error) {
-		if (resp->error != -EPROTO || !inf->dec.err[0] ||
-		    !strstr(resp->message, "ERROR event")) {
+		if (!inf->reported) {
 			describe(inf, "watch", what, sizeof(what));
 			report(inf, "%s: %s", what, resp->message);
 		}

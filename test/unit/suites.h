@@ -32,7 +32,12 @@
 	SUITE(proxy_http1) \
 	SUITE(proxy_config)\
 	SUITE(h2)        \
-	SUITE(grpc)
+	SUITE(grpc)      \
+	SUITE(kube_config) \
+	SUITE(kube_client) \
+	SUITE(kube_watch) \
+	SUITE(kube_store) \
+	SUITE(kube_informer)
 
 #define SUITE_DECLARE(m) Suite *m##_suite(void);
 SUITE_LIST(SUITE_DECLARE)
