@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kube_config.c - kubeconfig files, merged as kubectl merges them, and the in-cluster ServiceAccount */
+/* kube_config.c - kubeconfig files (merged as kubectl merges them) and the in-cluster ServiceAccount */
 #include "conduit/kube_config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -77,6 +78,22 @@ static void set_where(char *dst, size_t size, const struct kc_entry *e,
 		 yml_col(n), e->section, e->index, key);
 }
 
+/* fail_at - "kubeconfig: <where>: <why>" into err; returns -EINVAL */
+PRINTF_LIKE(6, 7)
+static int fail_at(char *err, size_t errlen, const struct kc_entry *e,
+		   const struct yml_node *at, const char *key, const char *fmt, ...)
+{
+	char where[512], why[512];
+	va_list ap;
+
+	set_where(where, sizeof(where), e, at, key);
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	snprintf(err, errlen, "kubeconfig: %s: %s", where, why);
+	return -EINVAL;
+}
+
 /* string value of key in map, NULL when missing or empty */
 static const char *str_at(const struct yml_node *map, const char *key)
 {
@@ -133,9 +150,8 @@ static int load_bytes(const struct kc_entry *e, const char *key,
 		r = base64_decode(s, strlen(s), &b);
 		if (r || !buf_len(&b)) {
 			buf_release(&b);
-			set_where(where, sizeof(where), e, n, data_key);
-			snprintf(err, errlen, "kubeconfig: %s: not valid base64", where);
-			return -EINVAL;
+			return fail_at(err, errlen, e, n, data_key,
+				       "not valid base64");
 		}
 		goto out_take;
 	}
@@ -353,65 +369,49 @@ static int resolve_config(struct kc_file *files, size_t nfiles,
 		return -EINVAL;
 	}
 	if (yml_type(ctx.body) != YML_MAP) {
-		set_where(where, sizeof(where), &ctx, ctx.body, "context");
-		snprintf(err, errlen, "kubeconfig: %s: missing or not a mapping", where);
-		return -EINVAL;
+		return fail_at(err, errlen, &ctx, ctx.body, "context",
+			       "missing or not a mapping");
 	}
 	cluster = str_at(ctx.body, "cluster");
 	user = str_at(ctx.body, "user");
 	if (!cluster) {
-		set_where(where, sizeof(where), &ctx, ctx.body, "context.cluster");
-		snprintf(err, errlen, "kubeconfig: %s: context \"%s\" names no cluster",
-			 where, context);
-		return -EINVAL;
+		return fail_at(err, errlen, &ctx, ctx.body, "context.cluster",
+			       "context \"%s\" names no cluster", context);
 	}
 	if (!find(files, nfiles, "clusters", "cluster", cluster, &cl)) {
-		set_where(where, sizeof(where), &ctx, yml_get(ctx.body, "cluster"),
-			  "context.cluster");
-		snprintf(err, errlen, "kubeconfig: %s: cluster \"%s\" not found",
-			 where, cluster);
-		return -EINVAL;
+		return fail_at(err, errlen, &ctx, yml_get(ctx.body, "cluster"),
+			       "context.cluster", "cluster \"%s\" not found", cluster);
 	}
 	if (yml_type(cl.body) != YML_MAP) {
-		set_where(where, sizeof(where), &cl, cl.body, "cluster");
-		snprintf(err, errlen, "kubeconfig: %s: missing or not a mapping", where);
-		return -EINVAL;
+		return fail_at(err, errlen, &cl, cl.body, "cluster",
+			       "missing or not a mapping");
 	}
 	us.body = NULL;
 	if (user && !find(files, nfiles, "users", "user", user, &us)) {
-		set_where(where, sizeof(where), &ctx, yml_get(ctx.body, "user"),
-			  "context.user");
-		snprintf(err, errlen, "kubeconfig: %s: user \"%s\" not found", where,
-			 user);
-		return -EINVAL;
+		return fail_at(err, errlen, &ctx, yml_get(ctx.body, "user"),
+			       "context.user", "user \"%s\" not found", user);
 	}
 	if (user && yml_type(us.body) != YML_MAP && yml_type(us.body) != YML_NULL) {
-		set_where(where, sizeof(where), &us, us.body, "user");
-		snprintf(err, errlen, "kubeconfig: %s: not a mapping", where);
-		return -EINVAL;
+		return fail_at(err, errlen, &us, us.body, "user",
+			       "not a mapping");
 	}
 
 	server = str_at(cl.body, "server");
 	if (!server) {
-		set_where(where, sizeof(where), &cl, cl.body, "cluster.server");
-		snprintf(err, errlen, "kubeconfig: %s: cluster \"%s\" has no server",
-			 where, cluster);
-		return -EINVAL;
+		return fail_at(err, errlen, &cl, cl.body, "cluster.server",
+			       "cluster \"%s\" has no server", cluster);
 	}
 	out->server = xstrdup(server);
 	if (kube_parse_server(server, out, why, sizeof(why))) {
-		set_where(where, sizeof(where), &cl, yml_get(cl.body, "server"),
-			  "cluster.server");
-		snprintf(err, errlen, "kubeconfig: %s: %s", where, why);
-		return -EINVAL;
+		return fail_at(err, errlen, &cl, yml_get(cl.body, "server"),
+			       "cluster.server", "%s", why);
 	}
 	n = yml_get(cl.body, "insecure-skip-tls-verify");
 	if (n && yml_type(n) != YML_NULL) {
 		if (!yml_bool(n, &b)) {
-			set_where(where, sizeof(where), &cl, n,
-				  "cluster.insecure-skip-tls-verify");
-			snprintf(err, errlen, "kubeconfig: %s: not true or false", where);
-			return -EINVAL;
+			return fail_at(err, errlen, &cl, n,
+				       "cluster.insecure-skip-tls-verify",
+				       "not true or false");
 		}
 		out->insecure = b;
 	}
@@ -428,11 +428,10 @@ static int resolve_config(struct kc_file *files, size_t nfiles,
 			n = yml_get(us.body, unsupported[i]);
 			if (!n || yml_type(n) == YML_NULL)
 				continue;
-			set_where(where, sizeof(where), &us, n, unsupported[i]);
-			snprintf(err, errlen, "kubeconfig: %s: user \"%s\": %s "
-				 "credentials are not supported (use a client "
-				 "certificate or a token)", where, user, unsupported[i]);
-			return -EINVAL;
+			return fail_at(err, errlen, &us, n, unsupported[i],
+				       "user \"%s\": %s credentials are not "
+				       "supported (use a client certificate or a "
+				       "token)", user, unsupported[i]);
 		}
 		r = load_bytes(&us, "client-certificate", &out->cert,
 			       &out->cert_len, err, errlen);
@@ -442,13 +441,11 @@ static int resolve_config(struct kc_file *files, size_t nfiles,
 		if (r)
 			return r;
 		if (!out->cert != !out->key) {
-			set_where(where, sizeof(where), &us, us.body,
-				  out->cert ? "client-key" : "client-certificate");
-			snprintf(err, errlen, "kubeconfig: %s: user \"%s\" has a "
-				 "client %s without its %s", where, user,
-				 out->cert ? "certificate" : "key",
-				 out->cert ? "key" : "certificate");
-			return -EINVAL;
+			return fail_at(err, errlen, &us, us.body,
+				       out->cert ? "client-key" : "client-certificate",
+				       "user \"%s\" has a client %s without its %s",
+				       user, out->cert ? "certificate" : "key",
+				       out->cert ? "key" : "certificate");
 		}
 		if ((s = str_at(us.body, "token")))
 			out->token = xstrdup(s);

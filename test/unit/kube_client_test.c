@@ -41,33 +41,21 @@ static int on_data(void *arg, const char *p, size_t len)
 }
 
 struct fx {
-	struct ev_loop *loop;
-	struct fake_srv srv;
-	struct kube_config cfg;
-	struct kube_client *c;
+	struct fake_env env;
 	struct result res;
 };
 
 static void fx_init(struct fx *f)
 {
-	char err[256];
-
 	memset(f, 0, sizeof(*f));
-	f->loop = ev_loop_new(EVFLAG_AUTO);
-	fake_start(&f->srv, f->loop);
-	fake_config(&f->srv, &f->cfg);
-	f->c = kube_client_new(f->loop, &f->cfg, err, sizeof(err));
-	ck_assert_ptr_nonnull(f->c);
+	fake_env_init(&f->env);
 	buf_init(&f->res.body, 0);
 }
 
 static void fx_release(struct fx *f)
 {
-	kube_client_free(f->c);
-	fake_stop(&f->srv);
-	kube_config_release(&f->cfg);
 	buf_release(&f->res.body);
-	ev_loop_destroy(f->loop);
+	fake_env_release(&f->env);
 }
 
 START_TEST(test_get_and_post)
@@ -77,18 +65,18 @@ START_TEST(test_get_and_post)
 	static const char review[] = "{\"kind\":\"TokenReview\"}";
 
 	fx_init(&f);
-	fake_add_json_fixture(&f.srv, "namespaces-list.json");
-	fake_add_status(&f.srv, 201, NULL, "{\"status\":{}}", 13);
-	ck_assert_ptr_nonnull(kube_request_start(f.c, &o, on_done, &f.res));
+	fake_add_json_fixture(&f.env.srv, "namespaces-list.json");
+	fake_add_status(&f.env.srv, 201, NULL, "{\"status\":{}}", 13);
+	ck_assert_ptr_nonnull(kube_request_start(f.env.c, &o, on_done, &f.res));
 	ck_assert(!f.res.done); /* never from inside start */
-	run_until(f.loop, &f.res.done, 5);
+	run_until(f.env.loop, &f.res.done, 5);
 	ck_assert_int_eq(f.res.error, 0);
 	ck_assert_int_eq(f.res.status, 200);
 	ck_assert_ptr_nonnull(strstr(buf_cstr(&f.res.body), "\"kube-system\""));
-	ck_assert(str_has_prefix(f.srv.requests[0], "GET /api/v1/namespaces HTTP/1.1\r\n"));
-	if (!strstr(f.srv.requests[0], "Authorization: Bearer sekret\r\n"))
-		ck_abort_msg("%s", f.srv.requests[0]);
-	ck_assert_ptr_nonnull(strstr(f.srv.requests[0], "Host: 127.0.0.1:"));
+	ck_assert(str_has_prefix(f.env.srv.requests[0], "GET /api/v1/namespaces HTTP/1.1\r\n"));
+	if (!strstr(f.env.srv.requests[0], "Authorization: Bearer sekret\r\n"))
+		ck_abort_msg("%s", f.env.srv.requests[0]);
+	ck_assert_ptr_nonnull(strstr(f.env.srv.requests[0], "Host: 127.0.0.1:"));
 
 	memset(&f.res.done, 0, sizeof(f.res.done));
 	buf_clear(&f.res.body);
@@ -97,12 +85,12 @@ START_TEST(test_get_and_post)
 		.path = "/apis/authentication.k8s.io/v1/tokenreviews",
 		.body = review, .body_len = strlen(review),
 	};
-	kube_request_start(f.c, &o, on_done, &f.res);
-	run_until(f.loop, &f.res.done, 5);
+	kube_request_start(f.env.c, &o, on_done, &f.res);
+	run_until(f.env.loop, &f.res.done, 5);
 	ck_assert_int_eq(f.res.status, 201);
 	ck_assert_str_eq(buf_cstr(&f.res.body), "{\"status\":{}}");
-	ck_assert_ptr_nonnull(strstr(f.srv.requests[1], "Content-Type: application/json\r\n"));
-	ck_assert_str_eq(f.srv.bodies[1], review);
+	ck_assert_ptr_nonnull(strstr(f.env.srv.requests[1], "Content-Type: application/json\r\n"));
+	ck_assert_str_eq(f.env.srv.bodies[1], review);
 	fx_release(&f);
 }
 END_TEST
@@ -118,17 +106,17 @@ START_TEST(test_status_and_retry_after)
 	char msg[256];
 
 	fx_init(&f);
-	fake_add_status(&f.srv, 429, "Retry-After: 7\r\n", "{}", 2);
-	fake_add_status(&f.srv, 403, NULL, forbidden, strlen(forbidden));
-	kube_request_start(f.c, &o, on_done, &f.res);
-	run_until(f.loop, &f.res.done, 5);
+	fake_add_status(&f.env.srv, 429, "Retry-After: 7\r\n", "{}", 2);
+	fake_add_status(&f.env.srv, 403, NULL, forbidden, strlen(forbidden));
+	kube_request_start(f.env.c, &o, on_done, &f.res);
+	run_until(f.env.loop, &f.res.done, 5);
 	ck_assert_int_eq(f.res.status, 429);
 	ck_assert_int_eq(f.res.retry_after, 7);
 	f.res.done = false;
 	buf_clear(&f.res.body);
 	o.on_data = on_data; /* an error body is collected, never streamed */
-	kube_request_start(f.c, &o, on_done, &f.res);
-	run_until(f.loop, &f.res.done, 5);
+	kube_request_start(f.env.c, &o, on_done, &f.res);
+	run_until(f.env.loop, &f.res.done, 5);
 	ck_assert_int_eq(f.res.status, 403);
 	ck_assert_int_eq(f.res.retry_after, -1);
 	ck_assert_int_eq(f.res.pieces, 0);
@@ -149,9 +137,9 @@ START_TEST(test_body_limit)
 
 	fx_init(&f);
 	memset(big, 'x', sizeof(big));
-	fake_add_status(&f.srv, 200, NULL, big, sizeof(big));
-	kube_request_start(f.c, &o, on_done, &f.res);
-	run_until(f.loop, &f.res.done, 5);
+	fake_add_status(&f.env.srv, 200, NULL, big, sizeof(big));
+	kube_request_start(f.env.c, &o, on_done, &f.res);
+	run_until(f.env.loop, &f.res.done, 5);
 	ck_assert_int_eq(f.res.error, -EMSGSIZE);
 	ck_assert_ptr_nonnull(strstr(f.res.message, "GET /big: "));
 	fx_release(&f);
@@ -166,15 +154,15 @@ START_TEST(test_connect_refused)
 
 	fx_init(&f);
 	/* nobody listens there any more */
-	ev_io_stop(f.loop, &f.srv.accept_io);
-	close(f.srv.lfd);
-	f.srv.lfd = open("/dev/null", O_RDONLY);
-	kube_request_start(f.c, &o, on_done, &f.res);
-	run_until(f.loop, &f.res.done, 5);
+	ev_io_stop(f.env.loop, &f.env.srv.accept_io);
+	close(f.env.srv.lfd);
+	f.env.srv.lfd = open("/dev/null", O_RDONLY);
+	kube_request_start(f.env.c, &o, on_done, &f.res);
+	run_until(f.env.loop, &f.res.done, 5);
 	ck_assert_int_eq(f.res.error, -ECONNREFUSED);
 	ck_assert_int_eq(f.res.status, 0);
 	snprintf(want, sizeof(want), "connect to 127.0.0.1:%d: Connection refused",
-		 f.srv.port);
+		 f.env.srv.port);
 	ck_assert_ptr_nonnull(strstr(f.res.message, want));
 	fx_release(&f);
 }
@@ -190,9 +178,9 @@ START_TEST(test_idle_timeout)
 	ev_tstamp t0 = ev_time();
 
 	fx_init(&f);
-	fake_add(&f.srv, head, strlen(head), true); /* then silence */
-	kube_request_start(f.c, &o, on_done, &f.res);
-	run_until(f.loop, &f.res.done, 5);
+	fake_add(&f.env.srv, head, strlen(head), true); /* then silence */
+	kube_request_start(f.env.c, &o, on_done, &f.res);
+	run_until(f.env.loop, &f.res.done, 5);
 	ck_assert_int_eq(f.res.error, -ETIMEDOUT);
 	ck_assert_int_eq(f.res.status, 200);
 	ck_assert_str_eq(buf_cstr(&f.res.body), "ab\n");
@@ -212,11 +200,11 @@ START_TEST(test_stream_cut_and_stop)
 				  "2\r\na\n\r\n2\r\nb\n\r\n2\r\nc\n\r\n0\r\n\r\n";
 
 	fx_init(&f);
-	fake_add(&f.srv, cut, strlen(cut), false);
-	fake_add(&f.srv, two, strlen(two), false);
-	fake_add(&f.srv, two, strlen(two), false);
-	kube_request_start(f.c, &o, on_done, &f.res);
-	run_until(f.loop, &f.res.done, 5);
+	fake_add(&f.env.srv, cut, strlen(cut), false);
+	fake_add(&f.env.srv, two, strlen(two), false);
+	fake_add(&f.env.srv, two, strlen(two), false);
+	kube_request_start(f.env.c, &o, on_done, &f.res);
+	run_until(f.env.loop, &f.res.done, 5);
 	ck_assert_int_eq(f.res.error, -ECONNRESET);
 	ck_assert_ptr_nonnull(strstr(f.res.message, "in the middle of the response"));
 
@@ -225,8 +213,8 @@ START_TEST(test_stream_cut_and_stop)
 	f.res.pieces = 0;
 	f.res.stop_after = 2;
 	buf_clear(&f.res.body);
-	kube_request_start(f.c, &o, on_done, &f.res);
-	run_until(f.loop, &f.res.done, 5);
+	kube_request_start(f.env.c, &o, on_done, &f.res);
+	run_until(f.env.loop, &f.res.done, 5);
 	ck_assert_int_eq(f.res.error, -ECANCELED);
 	ck_assert_int_eq(f.res.pieces, 2);
 
@@ -235,8 +223,8 @@ START_TEST(test_stream_cut_and_stop)
 	f.res.pieces = 0;
 	f.res.stop_after = 0;
 	buf_clear(&f.res.body);
-	kube_request_start(f.c, &o, on_done, &f.res);
-	run_until(f.loop, &f.res.done, 5);
+	kube_request_start(f.env.c, &o, on_done, &f.res);
+	run_until(f.env.loop, &f.res.done, 5);
 	ck_assert_int_eq(f.res.error, 0);
 	ck_assert_str_eq(buf_cstr(&f.res.body), "a\nb\nc\n");
 	fx_release(&f);
@@ -251,14 +239,14 @@ START_TEST(test_cancel)
 
 	fx_init(&f);
 	/* at once, and after the stream began */
-	kube_request_cancel(kube_request_start(f.c, &o, on_done, &f.res));
+	kube_request_cancel(kube_request_start(f.env.c, &o, on_done, &f.res));
 	kube_request_cancel(NULL);
-	fake_add(&f.srv, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 47, true);
-	r = kube_request_start(f.c, &o, on_done, &f.res);
-	run_for(f.loop, 0.2);
-	ck_assert_uint_eq(f.srv.nrequests, 1);
+	fake_add(&f.env.srv, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 47, true);
+	r = kube_request_start(f.env.c, &o, on_done, &f.res);
+	run_for(f.env.loop, 0.2);
+	ck_assert_uint_eq(f.env.srv.nrequests, 1);
 	kube_request_cancel(r);
-	run_for(f.loop, 0.1);
+	run_for(f.env.loop, 0.1);
 	ck_assert(!f.res.done);
 	fx_release(&f);
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kube_config_test.c - unit tests for kube_config.c: kubeconfigs good and broken, merging, in-cluster */
+/* kube_config_test.c - unit tests for kube_config.c: kubeconfigs good and broken */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -19,6 +19,7 @@
 
 #include "conduit/buf.h"
 #include "conduit/http1.h"
+#include "conduit/kube_client.h"
 #include "conduit/kube_config.h"
 #include "conduit/sock.h"
 #include "suites.h"
@@ -296,6 +297,34 @@ static inline void fake_config(const struct fake_srv *s, struct kube_config *cfg
 	if (kube_config_load_text(text, strlen(text), "fake", NULL, NULL, cfg,
 				  err, sizeof(err)))
 		ck_abort_msg("%s", err);
+}
+
+/* a loop, a fake server, a client configured for it */
+struct fake_env {
+	struct ev_loop *loop;
+	struct fake_srv srv;
+	struct kube_config cfg;
+	struct kube_client *c;
+};
+
+static inline void fake_env_init(struct fake_env *e)
+{
+	char err[256];
+
+	memset(e, 0, sizeof(*e));
+	e->loop = ev_loop_new(EVFLAG_AUTO);
+	fake_start(&e->srv, e->loop);
+	fake_config(&e->srv, &e->cfg);
+	e->c = kube_client_new(e->loop, &e->cfg, err, sizeof(err));
+	ck_assert_ptr_nonnull(e->c);
+}
+
+static inline void fake_env_release(struct fake_env *e)
+{
+	kube_client_free(e->c);
+	fake_stop(&e->srv);
+	kube_config_release(&e->cfg);
+	ev_loop_destroy(e->loop);
 }
 
 /* run_until - run the loop until *flag or the time is up (then fail) */

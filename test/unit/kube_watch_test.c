@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kube_watch_test.c - unit tests for kube_watch.c on watch streams recorded from a real apiserver */
+/* kube_watch_test.c - unit tests for kube_watch.c on recorded watch streams */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
