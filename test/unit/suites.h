@@ -33,6 +33,7 @@
 	SUITE(proxy_config)\
 	SUITE(h2)        \
 	SUITE(grpc)      \
+	SUITE(tls)       \
 	SUITE(kube_config) \
 	SUITE(kube_client) \
 	SUITE(kube_watch) \
