@@ -189,6 +189,13 @@ $(B)/test/kube-watch: test/peers/kube_watch.c $(B)/libconduit.a
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ test/peers/kube_watch.c \
 		$(B)/libconduit.a $(LIBS)
 
+# the same under ASan/UBSan: KUBE_WATCH=build/asan/test/kube-watch for
+# test/k8s/20-kube-client.sh
+$(B)/asan/test/kube-watch: test/peers/kube_watch.c $(call objs,$(B)/asan,$(SRCS))
+	@mkdir -p $(@D)
+	@echo "  LD      $@ (asan)"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LIBS)
+
 $(B)/asan/conduit: $(call objs,$(B)/asan,$(APPLET_SRCS) $(SRCS))
 	@echo "  LD      $@ (asan)"
 	@$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LIBS)

@@ -29,6 +29,8 @@ const struct kube_resource kube_res_deployments = {
 	"/apis/apps/v1", "deployments", "Deployment", "apps/v1", true };
 const struct kube_resource kube_res_namespaces = {
 	"/api/v1", "namespaces", "Namespace", "v1", false };
+const struct kube_resource kube_res_configmaps = {
+	"/api/v1", "configmaps", "ConfigMap", "v1", true };
 const struct kube_resource kube_res_serviceaccounts = {
 	"/api/v1", "serviceaccounts", "ServiceAccount", "v1", true };
 
@@ -40,6 +42,7 @@ static const struct {
 	{ &kube_res_endpoints, "ep" },	   { &kube_res_pods, "po" },
 	{ &kube_res_replicasets, "rs" },   { &kube_res_deployments, "deploy" },
 	{ &kube_res_namespaces, "ns" },	   { &kube_res_serviceaccounts, "sa" },
+	{ &kube_res_configmaps, "cm" },
 };
 
 const struct kube_resource *kube_resource_find(const char *name)

@@ -52,10 +52,12 @@ extern const struct kube_resource kube_res_replicasets;   /* apps/v1 */
 extern const struct kube_resource kube_res_deployments;   /* apps/v1 */
 extern const struct kube_resource kube_res_namespaces;    /* v1, cluster-scoped */
 extern const struct kube_resource kube_res_serviceaccounts; /* v1 */
+extern const struct kube_resource kube_res_configmaps;	   /* v1 */
 
 /*
  * kube_resource_find - by plural ("pods"), kind ("Pod", any case) or the
- * kubectl short name ("po", "svc", "ep", "rs", "deploy", "ns", "sa").
+ * kubectl short name ("po", "svc", "ep", "eps", "rs", "deploy", "ns",
+ * "sa", "cm").
  * NULL when unknown.
  */
 const struct kube_resource *kube_resource_find(const char *name);

@@ -91,6 +91,7 @@ expect_converged() {
 		echo "#   informer: $(kw_names "$3" Pod | tr '\n' ' ')"
 		echo "#   kubectl:  $(kube_names pods | tr '\n' ' ')"
 		tail -n 5 "$3" | cut -c1-300 | sed 's/^/#   /'
+		return 1
 	fi
 }
 
@@ -241,7 +242,10 @@ spawn kwp "$KW" --kubeconfig "$TMP/proxied.kubeconfig" -n "$NS" \
 	--idle-timeout 2000 --backoff-max 1500 pods replicasets
 KWP_PID=$SPAWNED
 KWP_LOG=$TMP/kwp.log
-expect_converged "through the fault proxy: converged" "$KWP_PID" "$KWP_LOG" 30
+# SIGUSR1 before kube-watch handles it would kill it: wait for its sync
+wait_until 20 grep -q '"type":"SYNCED","kind":"Pod"' "$KWP_LOG"
+expect_converged "through the fault proxy: converged" "$KWP_PID" "$KWP_LOG" 30 ||
+	diag "$TMP/proxy.log"
 kc scale deploy/web -n "$NS" --replicas=4 >/dev/null
 for i in 1 2 3 4; do
 	kill -USR1 "$PROXY_PID" # cut every stream

@@ -141,7 +141,8 @@ static void dump(void)
 		print_json(j);
 
 		kube_store_foreach(kube_informer_store(w->inf), collect, &n);
-		qsort(n.v, n.n, sizeof(*n.v), cmp_str);
+		if (n.n)
+			qsort(n.v, n.n, sizeof(*n.v), cmp_str);
 		j = line("STORE", w);
 		arr = json_new_array();
 		for (size_t k = 0; k < n.n; k++) {
