@@ -181,6 +181,21 @@ $(B)/test/grpc-peer: test/peers/grpc_peer.c $(GEN)/peers/echo.pb-c.c \
 	@$(CC) $(CPPFLAGS) -I$(GEN)/peers $(CFLAGS) -o $@ test/peers/grpc_peer.c \
 		$(GEN)/peers/echo.pb-c.c $(B)/libconduit.a $(LIBS)
 
+# (build/test/kube-watch: informers printing one JSON line per event, for
+# test/k8s/20-kube-client.sh)
+$(B)/test/kube-watch: test/peers/kube_watch.c $(B)/libconduit.a
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ test/peers/kube_watch.c \
+		$(B)/libconduit.a $(LIBS)
+
+# the same under ASan/UBSan: KUBE_WATCH=build/asan/test/kube-watch for
+# test/k8s/20-kube-client.sh
+$(B)/asan/test/kube-watch: test/peers/kube_watch.c $(call objs,$(B)/asan,$(SRCS))
+	@mkdir -p $(@D)
+	@echo "  LD      $@ (asan)"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LIBS)
+
 $(B)/asan/conduit: $(call objs,$(B)/asan,$(APPLET_SRCS) $(SRCS))
 	@echo "  LD      $@ (asan)"
 	@$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LIBS)
@@ -196,18 +211,19 @@ deps:
 
 .PHONY: test unit integ test-k8s
 test: deps
-	@$(MAKE) --no-print-directory all static image $(B)/test/unit $(B)/test/grpc-peer
+	@$(MAKE) --no-print-directory all static image $(B)/test/unit $(B)/test/grpc-peer \
+		$(B)/test/kube-watch
 	@test/run-tests $(B)/test/unit $(B)/conduit $(B)/static/conduit $(IMAGE)
 
 unit: $(B)/test/unit
 	@$(B)/test/unit
 
-integ: all static $(B)/test/grpc-peer
+integ: all static $(B)/test/grpc-peer $(B)/test/kube-watch
 	@test/integ/run $(B)/conduit $(B)/static/conduit
 
 # the one-node Kubernetes suite (root; K8S=NN-name for one test)
 test-k8s: deps
-	@$(MAKE) --no-print-directory static image
+	@$(MAKE) --no-print-directory static image $(B)/test/kube-watch
 	@test/k8s/run $(B)/static/conduit $(IMAGE)
 
 .PHONY: check-asan

@@ -269,3 +269,10 @@ bool json_bool(const struct json *j, bool *out)
 	*out = cJSON_IsTrue(C(j));
 	return true;
 }
+
+struct json *json_detach(struct json *parent, struct json *item)
+{
+	if (!parent || !item)
+		return NULL;
+	return J(cJSON_DetachItemViaPointer(C(parent), C(item)));
+}

@@ -66,6 +66,12 @@ size_t json_count(const struct json *arr);
 /* json_child / json_next - iterate an array or object in order */
 struct json *json_child(const struct json *j);
 struct json *json_next(const struct json *j);
+/*
+ * json_detach - take item, a member or element of parent, out of it and
+ * return it (the caller owns it now: json_free()). NULL when item is
+ * NULL; item must be a child of parent.
+ */
+struct json *json_detach(struct json *parent, struct json *item);
 /* json_key - the member name of j inside its object, or NULL */
 const char *json_key(const struct json *j);
 /* scalar readers: NULL / false when j is NULL or of another type */

@@ -41,7 +41,13 @@
 	SUITE(grpc)      \
 	SUITE(httpd)     \
 	SUITE(httpc)     \
-	SUITE(demoapp)
+	SUITE(demoapp)   \
+	SUITE(tls)       \
+	SUITE(kube_config) \
+	SUITE(kube_client) \
+	SUITE(kube_watch) \
+	SUITE(kube_store) \
+	SUITE(kube_informer)
 
 #define SUITE_DECLARE(m) Suite *m##_suite(void);
 SUITE_LIST(SUITE_DECLARE)
