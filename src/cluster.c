@@ -55,6 +55,7 @@ struct cluster {
 	struct map slices_by_svc; /* "ns/svc" -> struct slice_list */
 	struct map rss;		 /* "ns/name" -> struct cl_rs */
 	uint64_t generation;
+	bool synced;
 	struct {
 		cluster_on_change fn;
 		void *arg;
@@ -528,6 +529,7 @@ struct cluster *cluster_new(const struct cluster_config *cfg)
 {
 	struct cluster *cl = xcalloc(1, sizeof(*cl));
 
+	cl->synced = true;
 	cl->cfg.derive_endpoints = cfg->derive_endpoints;
 	cl->cfg.cluster_domain =
 		xstrdup(cfg->cluster_domain ? cfg->cluster_domain
@@ -573,6 +575,21 @@ void cluster_unlisten(struct cluster *cl, cluster_on_change fn, void *arg)
 		cl->nlisteners--;
 		return;
 	}
+}
+
+void cluster_set_synced(struct cluster *cl, bool synced)
+{
+	bool was = cl->synced;
+
+	cl->synced = synced;
+	if (synced && !was)
+		for (size_t i = 0; i < cl->nlisteners; i++)
+			cl->listeners[i].fn(cl->listeners[i].arg, NULL);
+}
+
+bool cluster_synced(const struct cluster *cl)
+{
+	return cl->synced;
 }
 
 uint64_t cluster_generation(const struct cluster *cl)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "conduit/cluster_dir.h"
+#include "conduit/cluster_kube.h"
 #include "conduit/destination.h"
 #include "conduit/json.h"
 #include "conduit/loop.h"
@@ -25,6 +26,7 @@ struct controller {
 	struct metrics_registry *metrics;
 	struct cluster *cluster;
 	struct cluster_dir *dir;
+	struct cluster_kube *kube;
 	struct destination *destination;
 	struct public_api *public_api;
 	struct proxy_admin *admin;
@@ -116,6 +118,13 @@ static bool admin_ready(void *arg)
 {
 	struct controller *c = arg;
 
+	if (c->kube && !c->synced && cluster_kube_synced(c->kube)) {
+		c->synced = true;
+		log_info("controller: the cache has its first full view", "pods=%zu services=%zu endpointslices=%zu",
+			 cluster_count(c->cluster, "Pod"),
+			 cluster_count(c->cluster, "Service"),
+			 cluster_count(c->cluster, "EndpointSlice"));
+	}
 	return c->synced;
 }
 
@@ -140,6 +149,7 @@ static void collect(struct metrics_registry *r, void *arg)
 	struct controller *c = arg;
 
 	(void)r;
+	admin_ready(c); /* refreshes synced */
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
 		metrics_gauge_set(c->m_objects[i],
 				  (double)cluster_count(c->cluster, kinds[i]));
@@ -250,9 +260,15 @@ static int start_source(struct controller *c)
 	char err[512], q[600];
 
 	if (!c->cfg->cluster_dir) {
-		log_error("controller: no cluster source",
-			  "error=\"the Kubernetes API source is not built yet: run with --cluster-dir DIR\"");
-		return -1;
+		c->kube = cluster_kube_new(c->loop, c->cluster, c->cfg->kubeconfig,
+					   c->cfg->context, err, sizeof(err));
+		if (!c->kube) {
+			log_error("controller: cannot reach the Kubernetes API",
+				  "error=%s hint=\"give --kubeconfig, or --cluster-dir DIR for local mode\"",
+				  log_quote(q, sizeof(q), err));
+			return -1;
+		}
+		return 0;
 	}
 	c->dir = cluster_dir_new(c->loop, c->cfg->cluster_dir, c->cluster,
 				 c->cfg->cluster_dir_interval, err, sizeof(err));
@@ -347,6 +363,8 @@ int controller_run(const struct controller_config *cfg, struct ev_loop *loop)
 	if (start_source(c) < 0)
 		goto out;
 	register_metrics(c);
+	if (c->kube)
+		cluster_kube_metrics(c->kube, c->metrics);
 	if (listen_admin(c) < 0)
 		goto out;
 	if ((cfg->components & CONTROLLER_DESTINATION) &&
@@ -368,6 +386,7 @@ out:
 	if (c->admin)
 		proxy_admin_free(c->admin);
 	cluster_dir_free(c->dir);
+	cluster_kube_free(c->kube);
 	cluster_free(c->cluster);
 	metrics_registry_free(c->metrics);
 	loop_signals_release(&c->signals);

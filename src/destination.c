@@ -450,6 +450,9 @@ static void on_flush(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	d->flush_armed = false;
+	/* not listed yet: every answer would be "no such service" */
+	if (!cluster_synced(d->cfg.cluster))
+		return; /* the sync calls the listener, which re-arms */
 	for (struct sub *s = d->subs, *next; s; s = next) {
 		int r;
 
@@ -478,7 +481,7 @@ static void on_cluster_change(void *arg, const char *ns)
 	bool any = false;
 
 	for (struct sub *s = d->subs; s; s = s->next) {
-		if (s->by_ip || !strcmp(s->ns, ns)) {
+		if (!ns || s->by_ip || !strcmp(s->ns, ns)) {
 			s->dirty = true;
 			any = true;
 		}

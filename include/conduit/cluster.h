@@ -85,8 +85,9 @@ struct cluster *cluster_new(const struct cluster_config *cfg);
 void cluster_free(struct cluster *cl);
 
 /*
- * cluster_listen - call fn(arg, ns) after each change; up to 8
- * listeners. Returns 0 or -ENOSPC.
+ * cluster_listen - call fn(arg, ns) after each change (ns NULL: every
+ * namespace, as when the cache becomes synced); up to 8 listeners.
+ * Returns 0 or -ENOSPC.
  */
 int cluster_listen(struct cluster *cl, cluster_on_change fn, void *arg);
 /* cluster_unlisten - remove a listener (fn and arg as given) */
@@ -110,6 +111,15 @@ int cluster_apply(struct cluster *cl, enum cluster_op op,
 
 /* cluster_kept_kind - does the cache keep objects of this kind? */
 bool cluster_kept_kind(const char *kind);
+
+/*
+ * cluster_set_synced / cluster_synced - whether the cache has its source's
+ * first full view (true from cluster_new; a source that lists sets it
+ * false until its lists are done). Readers hold their answers until then,
+ * so "no such service" is never said of a service not listed yet.
+ */
+void cluster_set_synced(struct cluster *cl, bool synced);
+bool cluster_synced(const struct cluster *cl);
 
 /* cluster_generation - bumped by every change */
 uint64_t cluster_generation(const struct cluster *cl);

@@ -5,6 +5,8 @@
 #                            OUT once each has its first update, then
 #                            "second N" once each has a second one
 #   once ADDR PATH           the first update, or the error status
+#   follow ADDR PATH         one stream; after each update the set it
+#                            makes: "n=<count> <addr> <addr>...", flushed
 import asyncio, json, sys, socket, struct
 import grpc
 import destination_pb2, destination_pb2_grpc
@@ -86,9 +88,29 @@ async def fanout(addr, path, n, out):
         await asyncio.gather(*tasks)
 
 
+def follow(addr, path):
+    ch = grpc.insecure_channel(addr)
+    stub = destination_pb2_grpc.DestinationStub(ch)
+    cur = set()
+    try:
+        for u in stub.Get(req(path)):
+            kind = u.WhichOneof("update")
+            if kind == "add":
+                cur |= {ip(w.addr) for w in u.add.addrs}
+            elif kind == "remove":
+                cur -= {ip(a) for a in u.remove.addrs}
+            else:
+                cur = set()
+            print("n=%d %s" % (len(cur), " ".join(sorted(cur))), flush=True)
+    except grpc.RpcError as e:
+        print("status: %s %s" % (e.code().name, e.details()), flush=True)
+
+
 cmd = sys.argv[1]
 if cmd == "watch":
     watch(sys.argv[2], sys.argv[3])
+elif cmd == "follow":
+    follow(sys.argv[2], sys.argv[3])
 elif cmd == "once":
     once(sys.argv[2], sys.argv[3])
 elif cmd == "fanout":
