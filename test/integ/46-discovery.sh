@@ -129,6 +129,24 @@ expect_eq "controller restarted: the proxy resubscribes and reaches the new endp
 run $PEER load "$OUT_ADDR" "$SVC" 60 3
 expect_eq "and the removed one is gone: only web-1 and web-3" "$(( $(count "200 web-1") + $(count "200 web-3") ))" 60
 
+# steady load while endpoints come and go (their processes stay up, as a
+# rolling update's do until they are out of the set): no request fails
+backend web-4 127.0.1.4 0
+spawn load $PEER load "$OUT_ADDR" "$SVC" 1500 4
+LOAD=$SPAWNED
+sleep 0.5
+pod web-4 127.0.1.4
+sleep 0.5
+rm "$C/web-1.yml"
+sleep 0.5
+pod web-1 127.0.1.1
+wait "$LOAD"
+OUT=$(cat "$TMP/load.log")
+total=$(awk '$1 == 200 { n += $3 } END { print n + 0 }' <<<"$OUT")
+expect_eq "1500 requests while endpoints are added and removed: all 200" "$total" 1500
+if [ "$(count "200 web-4")" -gt 0 ]; then ok "and the new endpoint took traffic within the run ($(count "200 web-4"))"; else
+	not_ok "the new endpoint took no traffic"; echo "$OUT" | sed 's/^/#   /'; fi
+
 curl -s "http://127.0.0.1:$P_ADMIN/metrics" >"$TMP/m.txt"
 check "promtool check metrics on the proxy" promtool check metrics <"$TMP/m.txt"
 expect_match "outbound requests are counted by authority" "$(cat "$TMP/m.txt")" \
