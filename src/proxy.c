@@ -766,6 +766,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct ev_loop *loop)
 	};
 	px->admin = proxy_admin_new(loop, &px->reaper, &acfg, &ops);
 	start_discovery(px);
+	retry_budget_init(&px->retries, 0.2, 10, 10);
 	px->tap = proxy_tap_new(px);
 	return px;
 }

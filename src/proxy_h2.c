@@ -308,7 +308,10 @@ static void route(struct proxy_h2_req *r);
  */
 static bool try_elsewhere(struct proxy_h2_req *r)
 {
-	if (!r->ep || r->route_tries >= 2)
+	struct proxy *px = r->hc->c->px;
+
+	if (!r->ep || r->route_tries >= 2 ||
+	    !retry_budget_withdraw(&px->retries, ev_now(px->loop)))
 		return false;
 	dsc_connect_failed(r->hc->c->px->discovery, r->ep);
 	r->route_tries++;
@@ -1019,6 +1022,7 @@ static void on_request(struct hconn *hc, struct h2_stream *s,
 	r->grpc_status = -1;
 	r->replayable = true;
 	r->start_ns = time_mono_ns();
+	retry_budget_deposit(&c->px->retries, ev_now(c->px->loop));
 	arena_init(&r->arena, 2048, (size_t)c->px->cfg->h2_max_header_list * 2 +
 					    4096);
 	buf_init(&r->body, BODY_MAX);

@@ -357,7 +357,8 @@ static void connect_failed(struct h1 *h, int err)
 		 proxy_dir_name(c->dir),
 		 sock_addr_format(&h->upstream, a, sizeof(a)),
 		 proxy_errstr(-err, e, sizeof(e)));
-	if (h->ep && h->route[0] && h->tries < 2) {
+	if (h->ep && h->route[0] && h->tries < 2 &&
+	    retry_budget_withdraw(&c->px->retries, ev_now(hloop(h)))) {
 		dsc_connect_failed(c->px->discovery, h->ep);
 		str_copy(name, h->route, sizeof(name));
 		/* the request waits in sout: keep it across the close */
@@ -563,6 +564,7 @@ static void on_request_head(struct h1 *h)
 	h->req_done = h->resp_head = h->interim = h->tunnel = false;
 	h->requests++;
 	h->tries = 0;
+	retry_budget_deposit(&c->px->retries, ev_now(hloop(h)));
 	h->start_ns = time_mono_ns();
 	h->resp_bytes = 0;
 	ev_timer_stop(hloop(h), &h->ctimer);

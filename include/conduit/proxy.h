@@ -14,6 +14,7 @@
 #include "conduit/proxy_config.h"
 #include "conduit/proxy_detect.h"
 #include "conduit/proxy_metrics.h"
+#include "conduit/retry_budget.h"
 #include "conduit/sock.h"
 
 /*
@@ -143,6 +144,7 @@ struct proxy {
 	struct proxy_admin *admin;
 	struct discovery *discovery;	/* NULL: no service discovery */
 	struct proxy_tap *tap;		/* the control port's tap server */
+	struct retry_budget retries;	/* bounds retries on other endpoints */
 	size_t ntaps;			/* taps open: 0 costs nothing */
 	struct proxy_listener listeners[PROXY_MAX_LISTENERS];
 	size_t nlisteners;

@@ -13,6 +13,7 @@
 	SUITE(discovery) \
 	SUITE(promtext)  \
 	SUITE(stats)     \
+	SUITE(retry_budget) \
 	SUITE(pki)       \
 	SUITE(tmpl)      \
 	SUITE(base64)    \
