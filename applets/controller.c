@@ -43,6 +43,7 @@ int applet_controller(int argc, char **argv)
 {
 	struct controller_config cfg;
 	int64_t interval = NSEC_PER_SEC, scrape = 10 * NSEC_PER_SEC;
+	const char *tap_addr = NULL;
 	struct ev_loop *loop;
 	int r;
 
@@ -50,7 +51,7 @@ int applet_controller(int argc, char **argv)
 	{
 		const struct flag flags[] = {
 			{ FLAG_FUNC, 0, "components", &cfg.components, "LIST",
-			  "Components to run, comma-separated: destination, public-api",
+			  "Components to run, comma-separated: destination, public-api, tap (served by the public API)",
 			  "CONDUIT_CONTROLLER_COMPONENTS", 0, 0, flag_components,
 			  "destination" },
 			{ FLAG_STRING, 0, "cluster-dir", &cfg.cluster_dir, "DIR",
@@ -75,6 +76,9 @@ int applet_controller(int argc, char **argv)
 			{ FLAG_FUNC, 0, "public-api-addr", &cfg.public_api_addr,
 			  "ADDR", "Public API listener", NULL, 0, 0, flag_addr,
 			  "0.0.0.0:8085" },
+			{ FLAG_STRING, 0, "tap-addr", &tap_addr, "ADDR",
+			  "Reserved for a gRPC tap API; tap is served by the public API's /api/v1/tap today",
+			  NULL },
 			{ FLAG_FUNC, 0, "admin-addr", &cfg.admin_addr, "ADDR",
 			  "Admin listener: /metrics, /ready, /live", NULL, 0, 0,
 			  flag_addr, "0.0.0.0:9996" },
@@ -104,6 +108,7 @@ int applet_controller(int argc, char **argv)
 		if (scrape < NSEC_PER_SEC / 10)
 			return flag_usage_error(&cmd, "--scrape-interval must be at least 100ms");
 	}
+	(void)tap_addr;
 	cfg.cluster_dir_interval = (double)interval / NSEC_PER_SEC;
 	cfg.scrape_interval = (double)scrape / NSEC_PER_SEC;
 	log_set_level(cfg.log_level);

@@ -70,10 +70,12 @@ int controller_parse_components(const char *s, unsigned *out, char *err,
 	} known[] = {
 		{ "destination", CONTROLLER_DESTINATION },
 		{ "public-api", CONTROLLER_PUBLIC_API },
+		/* tap is fanned out by the public API (GET /api/v1/tap):
+		 * naming it asks for the public API */
+		{ "tap", CONTROLLER_PUBLIC_API },
 	};
 	/* named by the design and install's manifests, not built yet */
-	static const char *const later[] = { "identity", "tap", "web",
-					     "injector" };
+	static const char *const later[] = { "identity", "web", "injector" };
 	unsigned bits = 0;
 
 	while (*s) {
@@ -91,14 +93,14 @@ int controller_parse_components(const char *s, unsigned *out, char *err,
 		for (size_t i = 0; !found && i < ARRAY_SIZE(later); i++) {
 			if (strlen(later[i]) == n && !strncmp(later[i], s, n)) {
 				snprintf(err, errlen,
-					 "component %.*s is not built yet (built: destination, public-api)",
+					 "component %.*s is not built yet (built: destination, public-api, tap)",
 					 (int)n, s);
 				return -EINVAL;
 			}
 		}
 		if (!found) {
 			snprintf(err, errlen,
-				 "unknown component \"%.*s\" (want destination, public-api)",
+				 "unknown component \"%.*s\" (want destination, public-api, tap)",
 				 (int)n, s);
 			return -EINVAL;
 		}
