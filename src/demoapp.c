@@ -1240,10 +1240,9 @@ int demoapp_config_parse(struct demoapp_config *cfg, int *argc, char ***argv)
 	     "Print the app's Kubernetes manifest (namespace emojivoto) "
 	     "and exit"},
 	    {FLAG_STRING, 0, "image", &image, "IMAGE",
-	     "--print-manifest: the image to run (default: this build's)"},
+	     "--print-manifest: the image to run"},
 	    {FLAG_STRING, 0, "image-pull-policy", &policy, "POLICY",
-	     "--print-manifest: Always, IfNotPresent or Never "
-	     "(default IfNotPresent)"},
+	     "--print-manifest: Always, IfNotPresent or Never"},
 	    {FLAG_END},
 	};
 	const struct flag_cmd cmd = {
