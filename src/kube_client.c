@@ -251,9 +251,13 @@ static int parse_in(struct kube_request *r)
 		ssize_t n = http1_parse(r->parser, (const char *)buf_head(&r->in),
 					buf_len(&r->in), &ev);
 
+		if (n == -EMSGSIZE) {
+			fail(r, -EMSGSIZE, "response body larger than %zu bytes",
+			     r->max_body);
+			return -1;
+		}
 		if (n < 0) {
-			fail(r, n == -EMSGSIZE ? -EMSGSIZE : -EPROTO,
-			     "bad response from the server: %s",
+			fail(r, -EPROTO, "bad response from the server: %s",
 			     http1_error_reason(r->parser));
 			return -1;
 		}
