@@ -723,3 +723,14 @@ out_release:
 	kube_config_release(out);
 	return r;
 }
+
+int kube_config_auto(const char *path, const char *context,
+		     struct kube_config *out, char *err, size_t errlen)
+{
+	const char *env = getenv("KUBECONFIG");
+	const char *host = getenv("KUBERNETES_SERVICE_HOST");
+
+	if (!path && !(env && *env) && host && *host)
+		return kube_config_in_cluster(NULL, out, err, errlen);
+	return kube_config_load(path, context, out, err, errlen);
+}

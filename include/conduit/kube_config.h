@@ -89,6 +89,17 @@ int kube_config_in_cluster(const char *dir, struct kube_config *out, char *err,
 			   size_t errlen);
 
 /*
+ * kube_config_auto - what a program run anywhere wants, as client-go's
+ * defaults do: path (a --kubeconfig flag) when given; else $KUBECONFIG
+ * when set; else the in-cluster ServiceAccount when
+ * KUBERNETES_SERVICE_HOST is set (in a pod); else ~/.kube/config.
+ * context as for kube_config_load (ignored in-cluster). Returns as
+ * kube_config_load or kube_config_in_cluster, whichever was used.
+ */
+int kube_config_auto(const char *path, const char *context,
+		     struct kube_config *out, char *err, size_t errlen);
+
+/*
  * kube_config_refresh_token - when token_file changed since it was read
  * (mtime or size), read it again into token. Cheap (one stat) when it did
  * not. Returns 0 (unchanged or re-read), or a negative errno with the

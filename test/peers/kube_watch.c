@@ -9,6 +9,8 @@
  *              [--watch-timeout MIN[-MAX]] [--backoff-max MS]
  *              [--page-size N] KIND...
  *
+ * Without --kubeconfig or --in-cluster: kube_config_auto (KUBECONFIG,
+ * else the pod's ServiceAccount in a pod, else ~/.kube/config).
  * KIND: pods, services, endpointslices, replicasets, namespaces, ... (or
  * Pod, po, svc). Lines on stdout, flushed one by one:
  *   {"type":"ADDED","kind":"Pod","ns":"default","name":"web-1","rv":"123"}
@@ -257,7 +259,7 @@ int main(int argc, char **argv)
 		usage(2);
 	r = in_cluster
 		? kube_config_in_cluster(NULL, &cfg, err, sizeof(err))
-		: kube_config_load(kubeconfig, context, &cfg, err, sizeof(err));
+		: kube_config_auto(kubeconfig, context, &cfg, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "kube-watch: %s\n", err);
 		return 1;

@@ -426,6 +426,49 @@ START_TEST(test_in_cluster)
 }
 END_TEST
 
+START_TEST(test_auto)
+{
+	struct kube_config c;
+	char err[512] = "", env[300];
+
+	write_file(
+	    "config",
+	    "current-context: x\n"
+	    "clusters: [{name: c, cluster: {server: 'http://10.0.0.9:1'}}]\n"
+	    "contexts: [{name: x, context: {cluster: c}}]\n");
+	/* in a pod (the service variables) with no KUBECONFIG: in-cluster,
+	 * here from the default directory, which this machine lacks */
+	unsetenv("KUBECONFIG");
+	setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+	setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+	if (access(KUBE_SA_DIR "/token", F_OK) != 0) { /* not run in a pod */
+		ck_assert_int_eq(
+		    kube_config_auto(NULL, NULL, &c, err, sizeof(err)),
+		    -ENOENT);
+		ck_assert(str_has_prefix(err, "in-cluster config: "));
+	}
+	/* a flag or KUBECONFIG wins over the pod's ServiceAccount */
+	ck_assert_int_eq(
+	    kube_config_auto(path_in("config"), NULL, &c, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.server, "http://10.0.0.9:1");
+	kube_config_release(&c);
+	snprintf(env, sizeof(env), "%s", path_in("config"));
+	setenv("KUBECONFIG", env, 1);
+	ck_assert_int_eq(kube_config_auto(NULL, NULL, &c, err, sizeof(err)), 0);
+	kube_config_release(&c);
+	/* not in a pod: ~/.kube/config */
+	unsetenv("KUBECONFIG");
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	unsetenv("KUBERNETES_SERVICE_PORT");
+	ck_assert_int_eq(mkdir(path_in(".kube"), 0700), 0);
+	ck_assert_int_eq(rename(path_in("config"), path_in(".kube/config")), 0);
+	setenv("HOME", dir, 1);
+	ck_assert_int_eq(kube_config_auto(NULL, NULL, &c, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.context, "x");
+	kube_config_release(&c);
+}
+END_TEST
+
 Suite *kube_config_suite(void)
 {
 	Suite *s = suite_create("kube_config");
@@ -439,6 +482,7 @@ Suite *kube_config_suite(void)
 	tcase_add_loop_test(tc, test_broken, 0, (int)ARRAY_SIZE(broken));
 	tcase_add_test(tc, test_parse_server);
 	tcase_add_test(tc, test_in_cluster);
+	tcase_add_test(tc, test_auto);
 	suite_add_tcase(s, tc);
 	return s;
 }
