@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kube_client.c - HTTP/1.1 requests to the Kubernetes API on a libev loop */
+/* kube_client.c - HTTP/1.1 requests to the Kubernetes API on libev */
 #include "conduit/kube_client.h"
 
 #include <errno.h>
@@ -21,9 +21,9 @@
 
 struct kube_client {
 	struct ev_loop *loop;
-	const struct kube_config *cfg;	/* borrowed */
-	struct tls_client *tls;		/* NULL for http:// */
-	struct kube_config tok;		/* token and token_file only (owned) */
+	const struct kube_config *cfg; /* borrowed */
+	struct tls_client *tls;	       /* NULL for http:// */
+	struct kube_config tok;	       /* token and token_file only (owned) */
 };
 
 enum req_state {
@@ -31,7 +31,7 @@ enum req_state {
 	REQ_HANDSHAKE,
 	REQ_SENDING,
 	REQ_RECEIVING,
-	REQ_FAILED,	/* failed before the loop ran: done from a timer */
+	REQ_FAILED, /* failed before the loop ran: done from a timer */
 };
 
 struct kube_request {
@@ -40,23 +40,23 @@ struct kube_request {
 	kube_done_fn *done;
 	kube_data_fn *on_data;
 	void *arg;
-	char *what;		/* "GET /api/v1/pods", for messages */
+	char *what; /* "GET /api/v1/pods", for messages */
 	size_t max_body;
 	ev_tstamp connect_timeout, idle_timeout;
 
 	int fd;
 	ev_io io;
-	ev_timer timer;		/* connect, then idle (ev_timer_again) */
-	ev_timer total;		/* the whole request, when bounded */
+	ev_timer timer; /* connect, then idle (ev_timer_again) */
+	ev_timer total; /* the whole request, when bounded */
 	struct tls_conn *tls;
 	struct http1_parser *parser;
-	struct buf out;		/* request bytes not yet sent */
-	struct buf in;		/* response bytes not yet parsed */
-	struct buf body;	/* collected body */
+	struct buf out;	 /* request bytes not yet sent */
+	struct buf in;	 /* response bytes not yet parsed */
+	struct buf body; /* collected body */
 	int status;
 	int retry_after;
-	bool streaming;		/* a 2xx body goes to on_data */
-	bool in_cb;		/* inside on_data: cancel is deferred */
+	bool streaming; /* a 2xx body goes to on_data */
+	bool in_cb;	/* inside on_data: cancel is deferred */
 	bool cancelled;
 	int error;
 	char msg[512];
@@ -73,15 +73,19 @@ struct kube_client *kube_client_new(struct ev_loop *loop,
 	c->cfg = cfg;
 	if (cfg->https) {
 		struct tls_client_opts o = {
-			.ca = cfg->ca, .ca_len = cfg->ca_len,
-			.cert = cfg->cert, .cert_len = cfg->cert_len,
-			.key = cfg->key, .key_len = cfg->key_len,
-			.insecure = cfg->insecure,
+		    .ca = cfg->ca,
+		    .ca_len = cfg->ca_len,
+		    .cert = cfg->cert,
+		    .cert_len = cfg->cert_len,
+		    .key = cfg->key,
+		    .key_len = cfg->key_len,
+		    .insecure = cfg->insecure,
 		};
 
 		c->tls = tls_client_new(&o, why, sizeof(why));
 		if (!c->tls) {
-			snprintf(err, errlen, "kube client: %s: %s", cfg->server, why);
+			snprintf(err, errlen, "kube client: %s: %s",
+				 cfg->server, why);
 			free(c);
 			return NULL;
 		}
@@ -130,10 +134,10 @@ static void req_free(struct kube_request *r)
 static void finish(struct kube_request *r, int error)
 {
 	struct kube_response resp = {
-		.status = r->status,
-		.error = error,
-		.message = error ? r->msg : "",
-		.retry_after = r->retry_after,
+	    .status = r->status,
+	    .error = error,
+	    .message = error ? r->msg : "",
+	    .retry_after = r->retry_after,
 	};
 
 	ev_io_stop(r->c->loop, &r->io);
@@ -194,7 +198,8 @@ static bool send_some(struct kube_request *r)
 		ssize_t n;
 
 		if (r->tls) {
-			n = tls_conn_write(r->tls, buf_head(&r->out), buf_len(&r->out));
+			n = tls_conn_write(r->tls, buf_head(&r->out),
+					   buf_len(&r->out));
 			if (n > 0)
 				buf_consume(&r->out, (size_t)n);
 		} else {
@@ -202,12 +207,14 @@ static bool send_some(struct kube_request *r)
 		}
 		if (n == -EAGAIN) {
 			set_events(r, r->tls && !tls_conn_wants_write(r->tls)
-					      ? EV_READ : EV_WRITE);
+					  ? EV_READ
+					  : EV_WRITE);
 			return false;
 		}
 		if (n < 0) {
 			fail(r, (int)n, "sending the request: %s",
-			     r->tls ? tls_conn_error(r->tls) : strerror((int)-n));
+			     r->tls ? tls_conn_error(r->tls)
+				    : strerror((int)-n));
 			return false;
 		}
 	}
@@ -226,7 +233,8 @@ static void on_head(struct kube_request *r)
 	r->status = http1_status(r->parser);
 	r->streaming = r->on_data && r->status >= 200 && r->status < 300;
 	r->retry_after = -1;
-	if (http1_header_get(r->parser, "Retry-After", &v) && v.len && v.len < 10) {
+	if (http1_header_get(r->parser, "Retry-After", &v) && v.len &&
+	    v.len < 10) {
 		char tmp[12];
 		char *end;
 		long s;
@@ -248,12 +256,18 @@ static int parse_in(struct kube_request *r)
 {
 	for (;;) {
 		struct http1_event ev;
-		ssize_t n = http1_parse(r->parser, (const char *)buf_head(&r->in),
-					buf_len(&r->in), &ev);
+		ssize_t n =
+		    http1_parse(r->parser, (const char *)buf_head(&r->in),
+				buf_len(&r->in), &ev);
 
+		if (n == -EMSGSIZE) {
+			fail(r, -EMSGSIZE,
+			     "response body larger than %zu bytes",
+			     r->max_body);
+			return -1;
+		}
 		if (n < 0) {
-			fail(r, n == -EMSGSIZE ? -EMSGSIZE : -EPROTO,
-			     "bad response from the server: %s",
+			fail(r, -EPROTO, "bad response from the server: %s",
 			     http1_error_reason(r->parser));
 			return -1;
 		}
@@ -277,19 +291,22 @@ static int parse_in(struct kube_request *r)
 				}
 				if (rc < 0) {
 					if (!r->msg[0])
-						kube_request_fail_message(r, strerror(-rc));
+						kube_request_fail_message(
+						    r, strerror(-rc));
 					finish(r, rc);
 					return -1;
 				}
 			} else if (buf_append(&r->body, ev.body, ev.body_len)) {
-				fail(r, -EMSGSIZE, "response body larger than %zu bytes",
+				fail(r, -EMSGSIZE,
+				     "response body larger than %zu bytes",
 				     r->max_body);
 				return -1;
 			}
 			break;
 		case HTTP1_DONE:
 			if (http1_status(r->parser) < 200) {
-				break; /* 100 Continue: the real response follows */
+				break; /* 100 Continue: the real response
+					  follows */
 			}
 			finish(r, 0);
 			return 1;
@@ -307,11 +324,14 @@ static void on_eof(struct kube_request *r)
 		return;
 	}
 	if (!r->status)
-		fail(r, -ECONNRESET, "the server closed the connection before "
+		fail(r, -ECONNRESET,
+		     "the server closed the connection before "
 		     "answering");
 	else
-		fail(r, -ECONNRESET, "the server closed the connection in the "
-		     "middle of the response (status %d)", r->status);
+		fail(r, -ECONNRESET,
+		     "the server closed the connection in the "
+		     "middle of the response (status %d)",
+		     r->status);
 }
 
 static void receive(struct kube_request *r)
@@ -321,7 +341,8 @@ static void receive(struct kube_request *r)
 		int pr;
 
 		if (buf_reserve(&r->in, READ_CHUNK)) {
-			fail(r, -ENOBUFS, "response data the parser does not take");
+			fail(r, -ENOBUFS,
+			     "response data the parser does not take");
 			return;
 		}
 		if (r->tls)
@@ -330,13 +351,15 @@ static void receive(struct kube_request *r)
 			n = -errno;
 		if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR) {
 			if (r->tls)
-				set_events(r, tls_conn_wants_write(r->tls) ? EV_WRITE
-									    : EV_READ);
+				set_events(r, tls_conn_wants_write(r->tls)
+						  ? EV_WRITE
+						  : EV_READ);
 			return;
 		}
 		if (n < 0) {
 			fail(r, (int)n, "reading the response: %s",
-			     r->tls ? tls_conn_error(r->tls) : strerror((int)-n));
+			     r->tls ? tls_conn_error(r->tls)
+				    : strerror((int)-n));
 			return;
 		}
 		if (n == 0) {
@@ -357,7 +380,8 @@ static void handshake(struct kube_request *r)
 	int rc = tls_conn_handshake(r->tls, why, sizeof(why));
 
 	if (rc == -EAGAIN) {
-		set_events(r, tls_conn_wants_write(r->tls) ? EV_WRITE : EV_READ);
+		set_events(r,
+			   tls_conn_wants_write(r->tls) ? EV_WRITE : EV_READ);
 		return;
 	}
 	if (rc) {
@@ -381,13 +405,15 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 		rc = sock_error(r->fd);
 		if (rc) {
 			fail(r, rc, "connect to %s: %s",
-			     sock_addr_format(&r->c->cfg->addr, addr, sizeof(addr)),
+			     sock_addr_format(&r->c->cfg->addr, addr,
+					      sizeof(addr)),
 			     strerror(-rc));
 			return;
 		}
 		sock_set_nodelay(r->fd);
 		if (r->c->tls) {
-			r->tls = tls_conn_new(r->c->tls, r->fd, r->c->cfg->host);
+			r->tls =
+			    tls_conn_new(r->c->tls, r->fd, r->c->cfg->host);
 			if (!r->tls) {
 				fail(r, -ENOMEM, "TLS set-up failed");
 				return;
@@ -428,7 +454,8 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	case REQ_HANDSHAKE:
 	case REQ_SENDING:
 		fail(r, -ETIMEDOUT, "%s %s: no answer within %.0f s",
-		     r->state == REQ_CONNECTING ? "connect to" : "TLS handshake with",
+		     r->state == REQ_CONNECTING ? "connect to"
+						: "TLS handshake with",
 		     sock_addr_format(&r->c->cfg->addr, addr, sizeof(addr)),
 		     r->connect_timeout);
 		return;
@@ -445,7 +472,8 @@ static void on_total(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	fail(r, -ETIMEDOUT, "not done within %.0f s", w->repeat ? w->repeat : w->at);
+	fail(r, -ETIMEDOUT, "not done within %.0f s",
+	     w->repeat ? w->repeat : w->at);
 }
 
 /* fail_early - end r from the loop, not from inside kube_request_start */
@@ -473,19 +501,21 @@ static int write_request(struct kube_request *r,
 	bool v6 = strchr(cfg->host, ':') != NULL;
 	int rc;
 
-	rc = buf_printf(&r->out, "%s %s%s HTTP/1.1\r\nHost: %s%s%s:%d\r\n"
+	rc = buf_printf(&r->out,
+			"%s %s%s HTTP/1.1\r\nHost: %s%s%s:%d\r\n"
 			"User-Agent: conduit/%s\r\nAccept: application/json\r\n"
 			"Connection: close\r\n",
-			method, cfg->path_prefix ? cfg->path_prefix : "", o->path,
-			v6 ? "[" : "", cfg->host, v6 ? "]" : "", cfg->port,
-			version_string());
+			method, cfg->path_prefix ? cfg->path_prefix : "",
+			o->path, v6 ? "[" : "", cfg->host, v6 ? "]" : "",
+			cfg->port, version_string());
 	if (!rc && r->c->tok.token)
 		rc = buf_printf(&r->out, "Authorization: Bearer %s\r\n",
 				r->c->tok.token);
 	if (!rc && o->body)
-		rc = buf_printf(&r->out, "Content-Type: %s\r\nContent-Length: %zu\r\n",
-				o->content_type ? o->content_type : "application/json",
-				o->body_len);
+		rc = buf_printf(
+		    &r->out, "Content-Type: %s\r\nContent-Length: %zu\r\n",
+		    o->content_type ? o->content_type : "application/json",
+		    o->body_len);
 	if (!rc)
 		rc = buf_append_str(&r->out, "\r\n");
 	if (!rc && o->body && o->body_len)
@@ -498,7 +528,7 @@ struct kube_request *kube_request_start(struct kube_client *c,
 					kube_done_fn *done, void *arg)
 {
 	struct kube_request *r = xcalloc(1, sizeof(*r));
-	struct http1_limits lim = { 0 };
+	struct http1_limits lim = {0};
 	const char *method = o->method ? o->method : "GET";
 	char why[512];
 	int rc;
@@ -511,8 +541,10 @@ struct kube_request *kube_request_start(struct kube_client *c,
 	r->retry_after = -1;
 	r->what = xasprintf("%s %s", method, o->path);
 	r->max_body = o->max_body ? o->max_body : KUBE_MAX_BODY;
-	r->connect_timeout = (o->connect_timeout_ms ? o->connect_timeout_ms : 10000) / 1e3;
-	r->idle_timeout = (o->idle_timeout_ms ? o->idle_timeout_ms : 60000) / 1e3;
+	r->connect_timeout =
+	    (o->connect_timeout_ms ? o->connect_timeout_ms : 10000) / 1e3;
+	r->idle_timeout =
+	    (o->idle_timeout_ms ? o->idle_timeout_ms : 60000) / 1e3;
 	buf_init(&r->out, 0);
 	buf_init(&r->in, IN_MAX + READ_CHUNK);
 	buf_init(&r->body, r->max_body);
@@ -598,7 +630,8 @@ int kube_path_escape(struct buf *out, const char *s)
 		    (ch >= '0' && ch <= '9') || strchr("-._~", ch))
 			rc = buf_append(out, s, 1);
 		else
-			rc = buf_printf(out, "%%%c%c", hex[ch >> 4], hex[ch & 15]);
+			rc = buf_printf(out, "%%%c%c", hex[ch >> 4],
+					hex[ch & 15]);
 	}
 	return rc;
 }

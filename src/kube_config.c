@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kube_config.c - kubeconfig files (merged as kubectl merges them) and the in-cluster ServiceAccount */
+/* kube_config.c - kubeconfigs, merged as kubectl does, and in-cluster */
 #include "conduit/kube_config.h"
 
 #include <errno.h>
@@ -21,8 +21,8 @@
 
 /* one kubeconfig file of the merge */
 struct kc_file {
-	char *name;		/* as messages call it */
-	char *dir;		/* resolves relative file names in it */
+	char *name; /* as messages call it */
+	char *dir;  /* resolves relative file names in it */
 	struct yml_stream s;
 	const struct yml_node *root; /* its first document, a mapping */
 };
@@ -30,8 +30,8 @@ struct kc_file {
 /* a named entry (cluster, user, context) found in a file */
 struct kc_entry {
 	const struct kc_file *file;
-	const char *section;	/* "clusters" */
-	size_t index;		/* position in that sequence */
+	const char *section;	     /* "clusters" */
+	size_t index;		     /* position in that sequence */
 	const struct yml_node *item; /* the sequence item */
 	const struct yml_node *body; /* item.<cluster|user|context> */
 };
@@ -81,7 +81,8 @@ static void set_where(char *dst, size_t size, const struct kc_entry *e,
 /* fail_at - "kubeconfig: <where>: <why>" into err; returns -EINVAL */
 PRINTF_LIKE(6, 7)
 static int fail_at(char *err, size_t errlen, const struct kc_entry *e,
-		   const struct yml_node *at, const char *key, const char *fmt, ...)
+		   const struct yml_node *at, const char *key, const char *fmt,
+		   ...)
 {
 	char where[512], why[512];
 	va_list ap;
@@ -113,7 +114,8 @@ static bool find(const struct kc_file *files, size_t nfiles,
 	for (size_t f = 0; f < nfiles; f++) {
 		const struct yml_node *seq = yml_get(files[f].root, section);
 
-		for (size_t i = 0; i < yml_count(seq) && yml_type(seq) == YML_SEQ; i++) {
+		for (size_t i = 0;
+		     i < yml_count(seq) && yml_type(seq) == YML_SEQ; i++) {
 			const struct yml_node *it = yml_at(seq, i);
 			const char *n = str_at(it, "name");
 
@@ -163,10 +165,12 @@ static int load_bytes(const struct kc_entry *e, const char *key,
 		r = read_file(path, &b);
 		if (r) {
 			set_where(where, sizeof(where), e, n, key);
-			snprintf(err, errlen, "kubeconfig: %s: %s: %s", where, path,
-				 strerror(-r));
+			snprintf(err, errlen, "kubeconfig: %s: %s: %s", where,
+				 path, strerror(-r));
 			free(path);
-			return r == -ENOENT ? -ENOENT : r == -EACCES ? -EACCES : -EINVAL;
+			return r == -ENOENT   ? -ENOENT
+			       : r == -EACCES ? -EACCES
+					      : -EINVAL;
 		}
 		free(path);
 		goto out_take;
@@ -197,19 +201,22 @@ int kube_parse_server(const char *url, struct kube_config *cfg, char *err,
 		cfg->https = false;
 		p = url + 7;
 	} else {
-		snprintf(err, errlen, "server %s: not an http:// or https:// URL", url);
+		snprintf(err, errlen,
+			 "server %s: not an http:// or https:// URL", url);
 		return -EINVAL;
 	}
 	slash = p + strcspn(p, "/?#");
 	if (*slash && *slash != '/') {
-		snprintf(err, errlen, "server %s: a query or fragment is not allowed", url);
+		snprintf(err, errlen,
+			 "server %s: a query or fragment is not allowed", url);
 		return -EINVAL;
 	}
 	if (*p == '[') {
 		host = p + 1;
 		host_end = memchr(host, ']', (size_t)(slash - host));
 		if (!host_end) {
-			snprintf(err, errlen, "server %s: no ] after the IPv6 address", url);
+			snprintf(err, errlen,
+				 "server %s: no ] after the IPv6 address", url);
 			return -EINVAL;
 		}
 		p = host_end + 1;
@@ -245,7 +252,8 @@ int kube_parse_server(const char *url, struct kube_config *cfg, char *err,
 	cfg->port = (int)port;
 	/* "https://h/" and "https://h" are the same server */
 	cfg->path_prefix = xstrdup(slash);
-	if (*cfg->path_prefix && cfg->path_prefix[strlen(cfg->path_prefix) - 1] == '/')
+	if (*cfg->path_prefix &&
+	    cfg->path_prefix[strlen(cfg->path_prefix) - 1] == '/')
 		cfg->path_prefix[strlen(cfg->path_prefix) - 1] = '\0';
 	return 0;
 }
@@ -253,7 +261,7 @@ int kube_parse_server(const char *url, struct kube_config *cfg, char *err,
 /* resolve - cfg->host to cfg->addr: a literal, else getaddrinfo once */
 static int resolve(struct kube_config *cfg, char *err, size_t errlen)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
 	int r;
 
 	if (sock_ip_parse(cfg->host, &cfg->addr) == 0) {
@@ -262,8 +270,8 @@ static int resolve(struct kube_config *cfg, char *err, size_t errlen)
 	}
 	r = getaddrinfo(cfg->host, NULL, &hints, &res);
 	if (r || !res) {
-		snprintf(err, errlen, "server %s: cannot resolve %s: %s", cfg->server,
-			 cfg->host, gai_strerror(r));
+		snprintf(err, errlen, "server %s: cannot resolve %s: %s",
+			 cfg->server, cfg->host, gai_strerror(r));
 		return -ENOENT;
 	}
 	memcpy(&cfg->addr.u.sa, res->ai_addr, res->ai_addrlen);
@@ -281,7 +289,8 @@ static int read_token(struct kube_config *cfg, char *err, size_t errlen)
 	char *tok;
 	int r;
 
-	r = stat(cfg->token_file, &st) < 0 ? -errno : read_file(cfg->token_file, &b);
+	r = stat(cfg->token_file, &st) < 0 ? -errno
+					   : read_file(cfg->token_file, &b);
 	if (r) {
 		snprintf(err, errlen, "token file: %s: %s", cfg->token_file,
 			 strerror(-r));
@@ -358,14 +367,17 @@ static int resolve_config(struct kc_file *files, size_t nfiles,
 		for (size_t f = 0; f < nfiles && !context; f++)
 			context = str_at(files[f].root, "current-context");
 		if (!context) {
-			snprintf(err, errlen, "kubeconfig: %s: no current-context is set "
-				 "and no context was given", source);
+			snprintf(err, errlen,
+				 "kubeconfig: %s: no current-context is set "
+				 "and no context was given",
+				 source);
 			return -EINVAL;
 		}
 	}
 	if (!find(files, nfiles, "contexts", "context", context, &ctx)) {
-		snprintf(err, errlen, "kubeconfig: %s: context \"%s\" not found",
-			 source, context);
+		snprintf(err, errlen,
+			 "kubeconfig: %s: context \"%s\" not found", source,
+			 context);
 		return -EINVAL;
 	}
 	if (yml_type(ctx.body) != YML_MAP) {
@@ -380,7 +392,8 @@ static int resolve_config(struct kc_file *files, size_t nfiles,
 	}
 	if (!find(files, nfiles, "clusters", "cluster", cluster, &cl)) {
 		return fail_at(err, errlen, &ctx, yml_get(ctx.body, "cluster"),
-			       "context.cluster", "cluster \"%s\" not found", cluster);
+			       "context.cluster", "cluster \"%s\" not found",
+			       cluster);
 	}
 	if (yml_type(cl.body) != YML_MAP) {
 		return fail_at(err, errlen, &cl, cl.body, "cluster",
@@ -391,7 +404,8 @@ static int resolve_config(struct kc_file *files, size_t nfiles,
 		return fail_at(err, errlen, &ctx, yml_get(ctx.body, "user"),
 			       "context.user", "user \"%s\" not found", user);
 	}
-	if (user && yml_type(us.body) != YML_MAP && yml_type(us.body) != YML_NULL) {
+	if (user && yml_type(us.body) != YML_MAP &&
+	    yml_type(us.body) != YML_NULL) {
 		return fail_at(err, errlen, &us, us.body, "user",
 			       "not a mapping");
 	}
@@ -416,50 +430,55 @@ static int resolve_config(struct kc_file *files, size_t nfiles,
 		out->insecure = b;
 	}
 	cl.section = "clusters";
-	r = load_bytes(&cl, "certificate-authority", &out->ca, &out->ca_len, err,
-		       errlen);
+	r = load_bytes(&cl, "certificate-authority", &out->ca, &out->ca_len,
+		       err, errlen);
 	if (r)
 		return r;
 	if (us.body && yml_type(us.body) == YML_MAP) {
-		static const char *const unsupported[] = { "exec", "auth-provider",
-							   "username", "password" };
+		static const char *const unsupported[] = {
+		    "exec", "auth-provider", "username", "password"};
 
 		for (size_t i = 0; i < ARRAY_SIZE(unsupported); i++) {
 			n = yml_get(us.body, unsupported[i]);
 			if (!n || yml_type(n) == YML_NULL)
 				continue;
-			return fail_at(err, errlen, &us, n, unsupported[i],
-				       "user \"%s\": %s credentials are not "
-				       "supported (use a client certificate or a "
-				       "token)", user, unsupported[i]);
+			return fail_at(
+			    err, errlen, &us, n, unsupported[i],
+			    "user \"%s\": %s credentials are not "
+			    "supported (use a client certificate or a "
+			    "token)",
+			    user, unsupported[i]);
 		}
 		r = load_bytes(&us, "client-certificate", &out->cert,
 			       &out->cert_len, err, errlen);
 		if (!r)
-			r = load_bytes(&us, "client-key", &out->key, &out->key_len,
-				       err, errlen);
+			r = load_bytes(&us, "client-key", &out->key,
+				       &out->key_len, err, errlen);
 		if (r)
 			return r;
 		if (!out->cert != !out->key) {
-			return fail_at(err, errlen, &us, us.body,
-				       out->cert ? "client-key" : "client-certificate",
-				       "user \"%s\" has a client %s without its %s",
-				       user, out->cert ? "certificate" : "key",
-				       out->cert ? "key" : "certificate");
+			return fail_at(
+			    err, errlen, &us, us.body,
+			    out->cert ? "client-key" : "client-certificate",
+			    "user \"%s\" has a client %s without its %s", user,
+			    out->cert ? "certificate" : "key",
+			    out->cert ? "key" : "certificate");
 		}
 		if ((s = str_at(us.body, "token")))
 			out->token = xstrdup(s);
 		if ((s = str_at(us.body, "tokenFile"))) {
-			out->token_file = s[0] == '/' ? xstrdup(s)
-				: xasprintf("%s/%s", us.file->dir, s);
+			out->token_file =
+			    s[0] == '/' ? xstrdup(s)
+					: xasprintf("%s/%s", us.file->dir, s);
 			if (!out->token) {
 				r = read_token(out, why, sizeof(why));
 				if (r) {
 					set_where(where, sizeof(where), &us,
 						  yml_get(us.body, "tokenFile"),
 						  "user.tokenFile");
-					snprintf(err, errlen, "kubeconfig: %s: %s",
-						 where, why);
+					snprintf(err, errlen,
+						 "kubeconfig: %s: %s", where,
+						 why);
 					return r;
 				}
 			}
@@ -496,18 +515,21 @@ static int parse_file(struct kc_file *f, const char *text, size_t len,
 		return 0;
 	}
 	if (f->s.count > 1 || yml_type(f->s.docs[0]) != YML_MAP) {
-		snprintf(err, errlen, "kubeconfig: %s:%u:%u: not a kubeconfig "
-			 "(one mapping with clusters, users, contexts)", f->name,
-			 yml_line(f->s.docs[0]), yml_col(f->s.docs[0]));
+		snprintf(err, errlen,
+			 "kubeconfig: %s:%u:%u: not a kubeconfig "
+			 "(one mapping with clusters, users, contexts)",
+			 f->name, yml_line(f->s.docs[0]),
+			 yml_col(f->s.docs[0]));
 		return -EINVAL;
 	}
 	f->root = f->s.docs[0];
-	static const char *const seqs[] = { "clusters", "users", "contexts" };
+	static const char *const seqs[] = {"clusters", "users", "contexts"};
 	for (size_t i = 0; i < ARRAY_SIZE(seqs); i++) {
 		const struct yml_node *n = yml_get(f->root, seqs[i]);
 
 		if (n && yml_type(n) != YML_SEQ && yml_type(n) != YML_NULL) {
-			snprintf(err, errlen, "kubeconfig: %s:%u:%u: %s: not a list",
+			snprintf(err, errlen,
+				 "kubeconfig: %s:%u:%u: %s: not a list",
 				 f->name, yml_line(n), yml_col(n), seqs[i]);
 			return -EINVAL;
 		}
@@ -562,7 +584,8 @@ int kube_config_load(const char *path, const char *context,
 		const char *home = getenv("HOME");
 
 		if (!home || !*home) {
-			snprintf(err, errlen, "kubeconfig: no --kubeconfig, no "
+			snprintf(err, errlen,
+				 "kubeconfig: no --kubeconfig, no "
 				 "KUBECONFIG and no HOME");
 			return -ENOENT;
 		}
@@ -582,8 +605,11 @@ int kube_config_load(const char *path, const char *context,
 			continue;
 		}
 		if (r) {
-			snprintf(err, errlen, "kubeconfig: %s: %s", p, strerror(-r));
-			r = r == -ENOENT ? -ENOENT : r == -EACCES ? -EACCES : -EINVAL;
+			snprintf(err, errlen, "kubeconfig: %s: %s", p,
+				 strerror(-r));
+			r = r == -ENOENT   ? -ENOENT
+			    : r == -EACCES ? -EACCES
+					   : -EINVAL;
 			goto out;
 		}
 		files = xrealloc(files, (nfiles + 1) * sizeof(*files));
@@ -591,23 +617,28 @@ int kube_config_load(const char *path, const char *context,
 		files[nfiles].name = xstrdup(p);
 		files[nfiles].dir = dir_of(p);
 		nfiles++;
-		r = parse_file(&files[nfiles - 1], buf_len(&b) ? (char *)buf_head(&b) : "",
+		r = parse_file(&files[nfiles - 1],
+			       buf_len(&b) ? (char *)buf_head(&b) : "",
 			       buf_len(&b), err, errlen);
 		buf_release(&b);
 		if (r)
 			goto out;
 	}
 	if (!nfiles) {
-		snprintf(err, errlen, "kubeconfig: KUBECONFIG=%s: none of its files exists",
+		snprintf(err, errlen,
+			 "kubeconfig: KUBECONFIG=%s: none of its files exists",
 			 env);
 		r = -ENOENT;
 		goto out;
 	}
 	{
-		char *source = nfiles == 1 ? xstrdup(files[0].name)
-			: xasprintf("%s (and %zu more)", files[0].name, nfiles - 1);
+		char *source = nfiles == 1
+				   ? xstrdup(files[0].name)
+				   : xasprintf("%s (and %zu more)",
+					       files[0].name, nfiles - 1);
 
-		r = resolve_config(files, nfiles, context, source, out, err, errlen);
+		r = resolve_config(files, nfiles, context, source, out, err,
+				   errlen);
 		free(source);
 	}
 out:
@@ -631,14 +662,17 @@ int kube_config_in_cluster(const char *dir, struct kube_config *out, char *err,
 	if (!dir)
 		dir = KUBE_SA_DIR;
 	if (!host || !*host || !port || !*port) {
-		snprintf(err, errlen, "in-cluster config: KUBERNETES_SERVICE_HOST and "
+		snprintf(err, errlen,
+			 "in-cluster config: KUBERNETES_SERVICE_HOST and "
 			 "KUBERNETES_SERVICE_PORT are not set (not in a pod)");
 		return -ENOENT;
 	}
-	out->server = strchr(host, ':') ? xasprintf("https://[%s]:%s", host, port)
-					: xasprintf("https://%s:%s", host, port);
+	out->server = strchr(host, ':')
+			  ? xasprintf("https://[%s]:%s", host, port)
+			  : xasprintf("https://%s:%s", host, port);
 	if (kube_parse_server(out->server, out, why, sizeof(why))) {
-		snprintf(err, errlen, "in-cluster config: KUBERNETES_SERVICE_HOST/PORT: %s",
+		snprintf(err, errlen,
+			 "in-cluster config: KUBERNETES_SERVICE_HOST/PORT: %s",
 			 why);
 		r = -EINVAL;
 		goto out_release;
@@ -688,4 +722,15 @@ int kube_config_in_cluster(const char *dir, struct kube_config *out, char *err,
 out_release:
 	kube_config_release(out);
 	return r;
+}
+
+int kube_config_auto(const char *path, const char *context,
+		     struct kube_config *out, char *err, size_t errlen)
+{
+	const char *env = getenv("KUBECONFIG");
+	const char *host = getenv("KUBERNETES_SERVICE_HOST");
+
+	if (!path && !(env && *env) && host && *host)
+		return kube_config_in_cluster(NULL, out, err, errlen);
+	return kube_config_load(path, context, out, err, errlen);
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kube_informer.c - list then watch one kind of Kubernetes object into a store */
+/* kube_informer.c - list, then watch, one resource into a store */
 #include "conduit/kube_informer.h"
 
 #include <errno.h>
@@ -14,35 +14,35 @@
 #include "conduit/kube_watch.h"
 #include "conduit/time.h"
 
-const struct kube_resource kube_res_services = {
-	"/api/v1", "services", "Service", "v1", true };
+const struct kube_resource kube_res_services = {"/api/v1", "services",
+						"Service", "v1", true};
 const struct kube_resource kube_res_endpointslices = {
-	"/apis/discovery.k8s.io/v1", "endpointslices", "EndpointSlice",
-	"discovery.k8s.io/v1", true };
-const struct kube_resource kube_res_endpoints = {
-	"/api/v1", "endpoints", "Endpoints", "v1", true };
-const struct kube_resource kube_res_pods = {
-	"/api/v1", "pods", "Pod", "v1", true };
+    "/apis/discovery.k8s.io/v1", "endpointslices", "EndpointSlice",
+    "discovery.k8s.io/v1", true};
+const struct kube_resource kube_res_endpoints = {"/api/v1", "endpoints",
+						 "Endpoints", "v1", true};
+const struct kube_resource kube_res_pods = {"/api/v1", "pods", "Pod", "v1",
+					    true};
 const struct kube_resource kube_res_replicasets = {
-	"/apis/apps/v1", "replicasets", "ReplicaSet", "apps/v1", true };
+    "/apis/apps/v1", "replicasets", "ReplicaSet", "apps/v1", true};
 const struct kube_resource kube_res_deployments = {
-	"/apis/apps/v1", "deployments", "Deployment", "apps/v1", true };
-const struct kube_resource kube_res_namespaces = {
-	"/api/v1", "namespaces", "Namespace", "v1", false };
-const struct kube_resource kube_res_configmaps = {
-	"/api/v1", "configmaps", "ConfigMap", "v1", true };
+    "/apis/apps/v1", "deployments", "Deployment", "apps/v1", true};
+const struct kube_resource kube_res_namespaces = {"/api/v1", "namespaces",
+						  "Namespace", "v1", false};
+const struct kube_resource kube_res_configmaps = {"/api/v1", "configmaps",
+						  "ConfigMap", "v1", true};
 const struct kube_resource kube_res_serviceaccounts = {
-	"/api/v1", "serviceaccounts", "ServiceAccount", "v1", true };
+    "/api/v1", "serviceaccounts", "ServiceAccount", "v1", true};
 
 static const struct {
 	const struct kube_resource *res;
 	const char *shortname;
 } resources[] = {
-	{ &kube_res_services, "svc" },	   { &kube_res_endpointslices, "eps" },
-	{ &kube_res_endpoints, "ep" },	   { &kube_res_pods, "po" },
-	{ &kube_res_replicasets, "rs" },   { &kube_res_deployments, "deploy" },
-	{ &kube_res_namespaces, "ns" },	   { &kube_res_serviceaccounts, "sa" },
-	{ &kube_res_configmaps, "cm" },
+    {&kube_res_services, "svc"},   {&kube_res_endpointslices, "eps"},
+    {&kube_res_endpoints, "ep"},   {&kube_res_pods, "po"},
+    {&kube_res_replicasets, "rs"}, {&kube_res_deployments, "deploy"},
+    {&kube_res_namespaces, "ns"},  {&kube_res_serviceaccounts, "sa"},
+    {&kube_res_configmaps, "cm"},
 };
 
 const struct kube_resource *kube_resource_find(const char *name)
@@ -84,34 +84,34 @@ void kube_backoff_reset(struct kube_backoff *b)
 }
 
 enum inf_state {
-	INF_IDLE,	/* waiting for the timer: start or retry */
+	INF_IDLE, /* waiting for the timer: start or retry */
 	INF_LISTING,
 	INF_WATCHING,
 };
 
 struct kube_informer {
-	struct kube_client *client;	/* borrowed */
+	struct kube_client *client; /* borrowed */
 	const struct kube_resource *res;
-	char *ns;			/* NULL: all namespaces */
-	char *sel;			/* NULL: no label selector */
+	char *ns;  /* NULL: all namespaces */
+	char *sel; /* NULL: no label selector */
 	struct kube_informer_ops ops;
 	void *arg;
 	struct kube_informer_tuning tune;
 
 	enum inf_state state;
-	bool list_next;			/* the timer starts a list (else a watch) */
-	struct kube_request *req;	/* the request in flight, or NULL */
+	bool list_next;		  /* the timer starts a list (else a watch) */
+	struct kube_request *req; /* the request in flight, or NULL */
 	ev_timer timer;
 	struct kube_store *store;
 	struct kube_watch_decoder dec;
 	struct kube_backoff backoff;
-	char *rv;			/* last resourceVersion seen */
-	char *cont;			/* continue token of the list in progress */
-	bool gone;			/* the stream said 410 */
-	bool reported;			/* the stream's own ERROR was reported */
-	bool watch_progress;		/* the current watch delivered an event */
+	char *rv;	     /* last resourceVersion seen */
+	char *cont;	     /* continue token of the list in progress */
+	bool gone;	     /* the stream said 410 */
+	bool reported;	     /* the stream's own ERROR was reported */
+	bool watch_progress; /* the current watch delivered an event */
 	ev_tstamp watch_started;
-	uint32_t rnd;			/* xorshift state */
+	uint32_t rnd; /* xorshift state */
 	struct kube_informer_stats st;
 };
 
@@ -201,7 +201,7 @@ static int on_watch_data(void *arg, const char *p, size_t len);
 
 static void start_list(struct kube_informer *inf)
 {
-	struct kube_request_opts o = { 0 };
+	struct kube_request_opts o = {0};
 	struct buf path;
 
 	buf_init(&path, 0);
@@ -223,16 +223,19 @@ static void start_list(struct kube_informer *inf)
 
 static void start_watch(struct kube_informer *inf)
 {
-	struct kube_request_opts o = { 0 };
+	struct kube_request_opts o = {0};
 	int span = inf->tune.watch_max_s - inf->tune.watch_min_s;
-	int timeout = inf->tune.watch_min_s +
-		      (span > 0 ? (int)(next_rand(inf) % (uint32_t)(span + 1)) : 0);
+	int timeout =
+	    inf->tune.watch_min_s +
+	    (span > 0 ? (int)(next_rand(inf) % (uint32_t)(span + 1)) : 0);
 	struct buf path;
 
 	buf_init(&path, 0);
 	base_path(inf, &path);
-	buf_printf(&path, "watch=1&allowWatchBookmarks=true&timeoutSeconds=%d"
-		   "&resourceVersion=", timeout);
+	buf_printf(&path,
+		   "watch=1&allowWatchBookmarks=true&timeoutSeconds=%d"
+		   "&resourceVersion=",
+		   timeout);
 	kube_path_escape(&path, inf->rv ? inf->rv : "");
 	o.path = buf_cstr(&path);
 	o.idle_timeout_ms = inf->tune.idle_timeout_ms;
@@ -250,7 +253,8 @@ static void start_watch(struct kube_informer *inf)
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct kube_informer *inf = container_of(w, struct kube_informer, timer);
+	struct kube_informer *inf =
+	    container_of(w, struct kube_informer, timer);
 
 	(void)loop;
 	(void)revents;
@@ -340,7 +344,8 @@ static void on_list_done(void *arg, const struct kube_response *resp)
 	items = json_get(doc, "items");
 	meta = json_get(doc, "metadata");
 	rv = json_string(json_get(meta, "resourceVersion"));
-	if (!doc || (json_type(items) != JSON_ARRAY && json_type(items) != JSON_NULL) ||
+	if (!doc ||
+	    (json_type(items) != JSON_ARRAY && json_type(items) != JSON_NULL) ||
 	    !rv) {
 		describe(inf, "list", what, sizeof(what));
 		report(inf, "%s: the answer is not a list: %s", what,
@@ -414,7 +419,8 @@ static int on_watch_event(void *arg, struct kube_watch_event *ev)
 			return -ESTALE;
 		}
 		describe(inf, "watch", what, sizeof(what));
-		report(inf, "%s: ERROR event %d: %s", what, ev->code, ev->message);
+		report(inf, "%s: ERROR event %d: %s", what, ev->code,
+		       ev->message);
 		inf->reported = true;
 		return -EPROTO;
 	}
@@ -460,14 +466,16 @@ static void on_watch_done(void *arg, const struct kube_response *resp)
 	}
 	if (kube_watch_pending(&inf->dec)) {
 		describe(inf, "watch", what, sizeof(what));
-		report(inf, "%s: the stream ended in the middle of an event", what);
+		report(inf, "%s: the stream ended in the middle of an event",
+		       what);
 		retry(inf, false, -1);
 		return;
 	}
 	inf->st.watch_ends++;
 	/* a normal end: resume at once, unless the server ends watches
 	 * as soon as they start (then pace ourselves) */
-	if (!progress && ev_now(kube_client_loop(inf->client)) - inf->watch_started < 1)
+	if (!progress &&
+	    ev_now(kube_client_loop(inf->client)) - inf->watch_started < 1)
 		retry(inf, false, -1);
 	else
 		schedule(inf, false, 0);
@@ -500,7 +508,7 @@ struct kube_informer *kube_informer_new(struct kube_client *client,
 void kube_informer_tune(struct kube_informer *inf,
 			const struct kube_informer_tuning *t)
 {
-	struct kube_informer_tuning z = { 0 };
+	struct kube_informer_tuning z = {0};
 
 	if (!t)
 		t = &z;
@@ -553,7 +561,8 @@ const char *kube_informer_rv(const struct kube_informer *inf)
 	return inf->rv ? inf->rv : "";
 }
 
-const struct kube_resource *kube_informer_resource(const struct kube_informer *inf)
+const struct kube_resource *
+kube_informer_resource(const struct kube_informer *inf)
 {
 	return inf->res;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kube_store.c - an informer's objects by namespace/name, and the difference a re-list makes */
+/* kube_store.c - objects by namespace/name, and re-list differences */
 #include "conduit/kube_store.h"
 
 #include <errno.h>
@@ -9,21 +9,21 @@
 #include "conduit/kube_watch.h"
 
 struct entry {
-	struct entry *next;	/* same bucket */
-	char *key;		/* "ns/name" or "name" */
+	struct entry *next; /* same bucket */
+	char *key;	    /* "ns/name" or "name" */
 	uint64_t hash;
-	struct json *obj;	/* owned */
-	unsigned gen;		/* the generation it was last seen in */
+	struct json *obj; /* owned */
+	unsigned gen;	  /* the generation it was last seen in */
 };
 
 struct kube_store {
 	struct entry **buckets;
-	size_t nbuckets;	/* a power of two */
+	size_t nbuckets; /* a power of two */
 	size_t count;
 	unsigned gen;
 };
 
-static const char *const event_names[] = { "ADDED", "MODIFIED", "DELETED" };
+static const char *const event_names[] = {"ADDED", "MODIFIED", "DELETED"};
 
 const char *kube_event_type_name(enum kube_event_type t)
 {
@@ -196,7 +196,8 @@ void kube_store_begin_list(struct kube_store *s)
 }
 
 size_t kube_store_sweep(struct kube_store *s,
-			void (*fn)(void *arg, const struct json *obj), void *arg)
+			void (*fn)(void *arg, const struct json *obj),
+			void *arg)
 {
 	size_t removed = 0;
 

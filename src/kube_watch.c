@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kube_watch.c - the Kubernetes watch stream: one JSON event per line, decoded as it arrives */
+/* kube_watch.c - the watch stream: JSON lines decoded as they come */
 #include "conduit/kube_watch.h"
 
 #include <errno.h>
@@ -9,11 +9,9 @@
 #include "conduit/json.h"
 
 static const char *const type_names[] = {
-	[KUBE_WATCH_ADDED] = "ADDED",
-	[KUBE_WATCH_MODIFIED] = "MODIFIED",
-	[KUBE_WATCH_DELETED] = "DELETED",
-	[KUBE_WATCH_BOOKMARK] = "BOOKMARK",
-	[KUBE_WATCH_ERROR] = "ERROR",
+    [KUBE_WATCH_ADDED] = "ADDED",     [KUBE_WATCH_MODIFIED] = "MODIFIED",
+    [KUBE_WATCH_DELETED] = "DELETED", [KUBE_WATCH_BOOKMARK] = "BOOKMARK",
+    [KUBE_WATCH_ERROR] = "ERROR",
 };
 
 const char *kube_watch_type_name(enum kube_watch_type t)
@@ -23,7 +21,8 @@ const char *kube_watch_type_name(enum kube_watch_type t)
 
 const char *kube_object_rv(const struct json *obj)
 {
-	return json_string(json_get(json_get(obj, "metadata"), "resourceVersion"));
+	return json_string(
+	    json_get(json_get(obj, "metadata"), "resourceVersion"));
 }
 
 const char *kube_object_name(const struct json *obj)
@@ -78,7 +77,7 @@ static bool blank(const char *p, size_t len)
 static int one_line(struct kube_watch_decoder *d, const char *p, size_t len,
 		    kube_watch_event_fn *fn, void *arg)
 {
-	struct kube_watch_event ev = { 0 };
+	struct kube_watch_event ev = {0};
 	const char *type;
 	char why[128];
 	size_t i;
@@ -89,8 +88,8 @@ static int one_line(struct kube_watch_decoder *d, const char *p, size_t len,
 		return 0;
 	ev.doc = json_parse(p, len, why, sizeof(why));
 	if (!ev.doc) {
-		snprintf(d->err, sizeof(d->err), "watch event %zu: not JSON: %s",
-			 d->events + 1, why);
+		snprintf(d->err, sizeof(d->err),
+			 "watch event %zu: not JSON: %s", d->events + 1, why);
 		return -EPROTO;
 	}
 	type = json_string(json_get(ev.doc, "type"));
@@ -105,15 +104,17 @@ static int one_line(struct kube_watch_decoder *d, const char *p, size_t len,
 		if (!strcmp(type, type_names[i]))
 			break;
 	if (i == ARRAY_SIZE(type_names)) {
-		snprintf(d->err, sizeof(d->err), "watch event %zu: unknown type %.40s",
-			 d->events + 1, type);
+		snprintf(d->err, sizeof(d->err),
+			 "watch event %zu: unknown type %.40s", d->events + 1,
+			 type);
 		r = -EPROTO;
 		goto out;
 	}
 	ev.type = (enum kube_watch_type)i;
 	if (json_type(ev.object) != JSON_OBJECT) {
-		snprintf(d->err, sizeof(d->err), "watch event %zu (%s): no object",
-			 d->events + 1, type);
+		snprintf(d->err, sizeof(d->err),
+			 "watch event %zu (%s): no object", d->events + 1,
+			 type);
 		r = -EPROTO;
 		goto out;
 	}
@@ -127,22 +128,27 @@ static int one_line(struct kube_watch_decoder *d, const char *p, size_t len,
 			ev.code = (int)code;
 		if (m)
 			ev.message = m;
-	} else if (ev.type != KUBE_WATCH_BOOKMARK && !kube_object_name(ev.object)) {
-		snprintf(d->err, sizeof(d->err), "watch event %zu (%s): object "
-			 "without metadata.name", d->events + 1, type);
+	} else if (ev.type != KUBE_WATCH_BOOKMARK &&
+		   !kube_object_name(ev.object)) {
+		snprintf(d->err, sizeof(d->err),
+			 "watch event %zu (%s): object "
+			 "without metadata.name",
+			 d->events + 1, type);
 		r = -EPROTO;
 		goto out;
 	} else if (ev.type == KUBE_WATCH_BOOKMARK && !ev.rv) {
-		snprintf(d->err, sizeof(d->err), "watch event %zu (BOOKMARK): no "
-			 "resourceVersion", d->events + 1);
+		snprintf(d->err, sizeof(d->err),
+			 "watch event %zu (BOOKMARK): no "
+			 "resourceVersion",
+			 d->events + 1);
 		r = -EPROTO;
 		goto out;
 	}
 	d->events++;
 	r = fn(arg, &ev);
 	if (r < 0 && !d->err[0])
-		snprintf(d->err, sizeof(d->err), "watch event %zu: %s", d->events,
-			 strerror(-r));
+		snprintf(d->err, sizeof(d->err), "watch event %zu: %s",
+			 d->events, strerror(-r));
 out:
 	json_free(ev.doc);
 	return r < 0 ? r : 0;
@@ -159,9 +165,10 @@ int kube_watch_decode(struct kube_watch_decoder *d, const char *p, size_t len,
 		if (!nl || buf_len(&d->line)) {
 			/* a partial line, or the end of one begun earlier */
 			if (buf_append(&d->line, p, n)) {
-				snprintf(d->err, sizeof(d->err), "watch event %zu: "
-					 "line longer than %zu bytes", d->events + 1,
-					 d->line.max);
+				snprintf(d->err, sizeof(d->err),
+					 "watch event %zu: "
+					 "line longer than %zu bytes",
+					 d->events + 1, d->line.max);
 				return -EMSGSIZE;
 			}
 			if (!nl)
@@ -172,9 +179,10 @@ int kube_watch_decode(struct kube_watch_decoder *d, const char *p, size_t len,
 		} else {
 			/* a whole line in this piece: no copy */
 			if (n > d->line.max) {
-				snprintf(d->err, sizeof(d->err), "watch event %zu: "
-					 "line longer than %zu bytes", d->events + 1,
-					 d->line.max);
+				snprintf(d->err, sizeof(d->err),
+					 "watch event %zu: "
+					 "line longer than %zu bytes",
+					 d->events + 1, d->line.max);
 				return -EMSGSIZE;
 			}
 			r = one_line(d, p, n, fn, arg);

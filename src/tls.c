@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* tls.c - TLS 1.2 client connections on non-blocking sockets (over mbedtls) */
+/* tls.c - TLS 1.2 clients on non-blocking sockets (mbedtls) */
 #include "conduit/tls.h"
 
 #include <arpa/inet.h>
@@ -18,8 +18,8 @@
 
 struct tls_client {
 	mbedtls_ssl_config conf;
-	mbedtls_x509_crt ca;	/* trusted CAs */
-	mbedtls_x509_crt cert;	/* our certificate, if any */
+	mbedtls_x509_crt ca;   /* trusted CAs */
+	mbedtls_x509_crt cert; /* our certificate, if any */
 	mbedtls_pk_context key;
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
@@ -91,7 +91,8 @@ struct tls_client *tls_client_new(const struct tls_client_opts *o, char *err,
 	c->insecure = o->insecure;
 
 	r = mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy,
-				  (const unsigned char *)pers, sizeof(pers) - 1);
+				  (const unsigned char *)pers,
+				  sizeof(pers) - 1);
 	if (r) {
 		mbed_err(err, errlen, "seeding the random generator", r);
 		goto out_free;
@@ -103,7 +104,8 @@ struct tls_client *tls_client_new(const struct tls_client_opts *o, char *err,
 			goto out_free;
 		}
 	} else if (!o->insecure) {
-		snprintf(err, errlen, "CA certificate: none given, and the server "
+		snprintf(err, errlen,
+			 "CA certificate: none given, and the server "
 			 "is to be verified");
 		goto out_free;
 	}
@@ -126,7 +128,9 @@ struct tls_client *tls_client_new(const struct tls_client_opts *o, char *err,
 		}
 		r = mbedtls_pk_check_pair(&c->cert.pk, &c->key);
 		if (r) {
-			mbed_err(err, errlen, "client key: does not match the certificate", r);
+			mbed_err(err, errlen,
+				 "client key: does not match the certificate",
+				 r);
 			goto out_free;
 		}
 	}
@@ -139,8 +143,9 @@ struct tls_client *tls_client_new(const struct tls_client_opts *o, char *err,
 	}
 	mbedtls_ssl_conf_min_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
 				     MBEDTLS_SSL_MINOR_VERSION_3);
-	mbedtls_ssl_conf_authmode(&c->conf, o->insecure ? MBEDTLS_SSL_VERIFY_NONE
-							: MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_authmode(&c->conf, o->insecure
+						? MBEDTLS_SSL_VERIFY_NONE
+						: MBEDTLS_SSL_VERIFY_REQUIRED);
 	mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
 	mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
 	if (o->cert && o->cert_len) {
@@ -180,8 +185,9 @@ static int on_send(void *ctx, const unsigned char *p, size_t len)
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 		return MBEDTLS_ERR_SSL_WANT_WRITE;
 	t->want_write = false;
-	return errno == EPIPE || errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET
-						      : MBEDTLS_ERR_NET_SEND_FAILED;
+	return errno == EPIPE || errno == ECONNRESET
+		   ? MBEDTLS_ERR_NET_CONN_RESET
+		   : MBEDTLS_ERR_NET_SEND_FAILED;
 }
 
 static int on_recv(void *ctx, unsigned char *p, size_t len)
@@ -262,14 +268,15 @@ static int map_err(struct tls_conn *t, int r, const char *what)
 		mbedtls_x509_crt_verify_info(info, sizeof(info), "", flags);
 		info[strcspn(info, "\n")] = '\0';
 		snprintf(t->error, sizeof(t->error),
-			 "%s: the server's certificate is not trusted: %s", what,
-			 info);
+			 "%s: the server's certificate is not trusted: %s",
+			 what, info);
 		return -EPROTO;
 	}
 	mbed_err(t->error, sizeof(t->error), what, r);
 	if (r == MBEDTLS_ERR_NET_CONN_RESET)
 		return -ECONNRESET;
-	if (r == MBEDTLS_ERR_NET_SEND_FAILED || r == MBEDTLS_ERR_NET_RECV_FAILED)
+	if (r == MBEDTLS_ERR_NET_SEND_FAILED ||
+	    r == MBEDTLS_ERR_NET_RECV_FAILED)
 		return -EIO;
 	return -EPROTO;
 }
@@ -285,12 +292,14 @@ int tls_conn_handshake(struct tls_conn *t, char *err, size_t errlen)
 		return r;
 	}
 	if (t->ip && !t->client->insecure) {
-		const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&t->ssl);
+		const mbedtls_x509_crt *peer =
+		    mbedtls_ssl_get_peer_cert(&t->ssl);
 
 		if (!peer || !ip_in_cert(t, peer)) {
-			snprintf(t->error, sizeof(t->error),
-				 "TLS handshake: the server's certificate does not "
-				 "name the address it was reached at");
+			snprintf(
+			    t->error, sizeof(t->error),
+			    "TLS handshake: the server's certificate does not "
+			    "name the address it was reached at");
 			snprintf(err, errlen, "%s", t->error);
 			return -EPROTO;
 		}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kube.h - the Kubernetes API client, all of it: config, client, watch decoder, store, informer */
+/* kube.h - the Kubernetes API client: config, client, informers */
 #ifndef CONDUIT_KUBE_H
 #define CONDUIT_KUBE_H
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kube_client.h - HTTP/1.1 requests to the Kubernetes API on a libev loop */
+/* kube_client.h - HTTP/1.1 requests to the Kubernetes API on libev */
 #ifndef CONDUIT_KUBE_CLIENT_H
 #define CONDUIT_KUBE_CLIENT_H
 
@@ -29,12 +29,12 @@ struct kube_request;
 #define KUBE_MAX_BODY (64u << 20)
 
 struct kube_response {
-	int status;		/* HTTP status, 0 when no response came */
-	int error;		/* 0, or a negative errno (transport, limits) */
-	const char *message;	/* why, when error (or ""); borrowed */
-	const char *body;	/* the body (NUL-terminated), when not streamed */
+	int status;	     /* HTTP status, 0 when no response came */
+	int error;	     /* 0, or a negative errno (transport, limits) */
+	const char *message; /* why, when error (or ""); borrowed */
+	const char *body;    /* the body (NUL-terminated), when not streamed */
 	size_t body_len;
-	int retry_after;	/* seconds of a Retry-After header, or -1 */
+	int retry_after; /* seconds of a Retry-After header, or -1 */
 };
 
 /* kube_done_fn - the request ended; resp borrowed for the call */
@@ -49,13 +49,14 @@ typedef void kube_done_fn(void *arg, const struct kube_response *resp);
 typedef int kube_data_fn(void *arg, const char *p, size_t len);
 
 struct kube_request_opts {
-	const char *method;	/* "GET" (default), "POST", "DELETE", ... */
-	const char *path;	/* "/api/v1/pods?limit=500", below the server's path */
+	const char *method; /* "GET" (default), "POST", "DELETE", ... */
+	const char
+	    *path; /* "/api/v1/pods?limit=500", below the server's path */
 	const char *content_type; /* of body, default application/json */
-	const void *body;	/* request body, copied; NULL for none */
+	const void *body;	  /* request body, copied; NULL for none */
 	size_t body_len;
 	size_t max_body;	/* response body bound (0: KUBE_MAX_BODY) */
-	int connect_timeout_ms;	/* TCP and TLS set-up (0: 10 s) */
+	int connect_timeout_ms; /* TCP and TLS set-up (0: 10 s) */
 	int idle_timeout_ms;	/* no byte from the server for this long
 				 * ends the request with -ETIMEDOUT (0: 60 s) */
 	int total_timeout_ms;	/* the whole request (0: none) */

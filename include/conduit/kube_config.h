@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kube_config.h - where the Kubernetes API is and how to authenticate to it */
+/* kube_config.h - where the Kubernetes API is, how to log in to it */
 #ifndef CONDUIT_KUBE_CONFIG_H
 #define CONDUIT_KUBE_CONFIG_H
 
@@ -16,29 +16,29 @@
  * with kube_config_release(). Every pointer is owned by the struct.
  */
 struct kube_config {
-	char *server;		/* the URL as written: "https://10.0.0.1:6443" */
-	bool https;		/* else plain HTTP (tests) */
-	char *host;		/* the server's name or IP, no brackets: for TLS */
+	char *server; /* the URL as written: "https://10.0.0.1:6443" */
+	bool https;   /* else plain HTTP (tests) */
+	char *host;   /* the server's name or IP, no brackets: for TLS */
 	int port;
-	struct sock_addr addr;	/* where to connect (resolved at load time) */
-	char *path_prefix;	/* a path in the server URL ("" or "/k8s") */
+	struct sock_addr addr; /* where to connect (resolved at load time) */
+	char *path_prefix;     /* a path in the server URL ("" or "/k8s") */
 
-	unsigned char *ca;	/* CA certificate(s), PEM or DER, or NULL */
+	unsigned char *ca; /* CA certificate(s), PEM or DER, or NULL */
 	size_t ca_len;
-	bool insecure;		/* insecure-skip-tls-verify */
-	unsigned char *cert;	/* client certificate, PEM or DER, or NULL */
+	bool insecure;	     /* insecure-skip-tls-verify */
+	unsigned char *cert; /* client certificate, PEM or DER, or NULL */
 	size_t cert_len;
-	unsigned char *key;	/* its private key */
+	unsigned char *key; /* its private key */
 	size_t key_len;
 
-	char *token;		/* bearer token, or NULL */
-	char *token_file;	/* re-read when it changes, or NULL */
+	char *token;		     /* bearer token, or NULL */
+	char *token_file;	     /* re-read when it changes, or NULL */
 	struct timespec token_mtime; /* of token_file when token was read */
 	off_t token_size;
 
-	char *namespace;	/* the context's namespace (or the pod's), or NULL */
-	char *context;		/* the context used, NULL in-cluster */
-	char *source;		/* where it came from, for messages */
+	char *namespace; /* the context's namespace (or the pod's), or NULL */
+	char *context;	 /* the context used, NULL in-cluster */
+	char *source;	 /* where it came from, for messages */
 };
 
 /* the ServiceAccount files a pod sees, and the default kubeconfig */
@@ -85,8 +85,19 @@ int kube_config_load_text(const char *text, size_t len, const char *name,
  * Returns 0, -ENOENT (not in a pod: the variables or files are missing),
  * -EINVAL, -EACCES, -ENOMEM, with the reason in err.
  */
-int kube_config_in_cluster(const char *dir, struct kube_config *out,
-			   char *err, size_t errlen);
+int kube_config_in_cluster(const char *dir, struct kube_config *out, char *err,
+			   size_t errlen);
+
+/*
+ * kube_config_auto - what a program run anywhere wants, as client-go's
+ * defaults do: path (a --kubeconfig flag) when given; else $KUBECONFIG
+ * when set; else the in-cluster ServiceAccount when
+ * KUBERNETES_SERVICE_HOST is set (in a pod); else ~/.kube/config.
+ * context as for kube_config_load (ignored in-cluster). Returns as
+ * kube_config_load or kube_config_in_cluster, whichever was used.
+ */
+int kube_config_auto(const char *path, const char *context,
+		     struct kube_config *out, char *err, size_t errlen);
 
 /*
  * kube_config_refresh_token - when token_file changed since it was read

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kube_informer.h - list then watch one kind of Kubernetes object into a store */
+/* kube_informer.h - list, then watch, one resource into a store */
 #ifndef CONDUIT_KUBE_INFORMER_H
 #define CONDUIT_KUBE_INFORMER_H
 
@@ -37,22 +37,23 @@
 
 /* A resource: where it lives in the API. */
 struct kube_resource {
-	const char *prefix;	/* "/api/v1", "/apis/apps/v1" */
-	const char *plural;	/* "pods" */
-	const char *kind;	/* "Pod" */
+	const char *prefix;	 /* "/api/v1", "/apis/apps/v1" */
+	const char *plural;	 /* "pods" */
+	const char *kind;	 /* "Pod" */
 	const char *api_version; /* "v1", "apps/v1" */
 	bool namespaced;
 };
 
-extern const struct kube_resource kube_res_services;	   /* v1 Service */
-extern const struct kube_resource kube_res_endpointslices; /* discovery.k8s.io/v1 */
-extern const struct kube_resource kube_res_endpoints;	   /* v1 Endpoints */
-extern const struct kube_resource kube_res_pods;	   /* v1 Pod */
-extern const struct kube_resource kube_res_replicasets;   /* apps/v1 */
-extern const struct kube_resource kube_res_deployments;   /* apps/v1 */
-extern const struct kube_resource kube_res_namespaces;    /* v1, cluster-scoped */
+extern const struct kube_resource kube_res_services; /* v1 Service */
+extern const struct kube_resource
+    kube_res_endpointslices;			      /* discovery.k8s.io/v1 */
+extern const struct kube_resource kube_res_endpoints; /* v1 Endpoints */
+extern const struct kube_resource kube_res_pods;      /* v1 Pod */
+extern const struct kube_resource kube_res_replicasets; /* apps/v1 */
+extern const struct kube_resource kube_res_deployments; /* apps/v1 */
+extern const struct kube_resource kube_res_namespaces;	/* v1, cluster-scoped */
 extern const struct kube_resource kube_res_serviceaccounts; /* v1 */
-extern const struct kube_resource kube_res_configmaps;	   /* v1 */
+extern const struct kube_resource kube_res_configmaps;	    /* v1 */
 
 /*
  * kube_resource_find - by plural ("pods"), kind ("Pod", any case) or the
@@ -82,30 +83,30 @@ struct kube_informer_ops {
 
 /* Tunables; a zero field takes the default in brackets. */
 struct kube_informer_tuning {
-	int page_size;		/* list limit (500) */
-	int watch_min_s;	/* watch timeoutSeconds drawn from */
-	int watch_max_s;	/*   [min, max] (300, 600) */
-	int idle_timeout_ms;	/* a stream silent this long is dead (90000;
-				 * bookmarks come about once a minute) */
-	int backoff_base_ms;	/* first retry delay (500) */
-	int backoff_max_ms;	/* delay cap (30000) */
-	size_t max_line;	/* bytes per watch event (16 MiB) */
+	int page_size;	     /* list limit (500) */
+	int watch_min_s;     /* watch timeoutSeconds drawn from */
+	int watch_max_s;     /*   [min, max] (300, 600) */
+	int idle_timeout_ms; /* a stream silent this long is dead (90000;
+			      * bookmarks come about once a minute) */
+	int backoff_base_ms; /* first retry delay (500) */
+	int backoff_max_ms;  /* delay cap (30000) */
+	size_t max_line;     /* bytes per watch event (16 MiB) */
 };
 
 /* Counters, for /metrics and for tests. */
 struct kube_informer_stats {
-	uint64_t lists;		/* complete lists started (first + re-lists) */
-	uint64_t list_pages;	/* list requests answered 200 */
-	uint64_t relists;	/* re-lists caused by 410 Gone */
-	uint64_t watches;	/* watch requests started */
-	uint64_t watch_ends;	/* watches that ended normally (resumed) */
-	uint64_t reconnects;	/* retries after an error (list or watch) */
-	uint64_t errors;	/* on_error calls */
-	uint64_t events[3];	/* emitted, by enum kube_event_type */
-	uint64_t bookmarks;	/* BOOKMARK events */
-	size_t objects;		/* in the store now */
+	uint64_t lists;	     /* complete lists started (first + re-lists) */
+	uint64_t list_pages; /* list requests answered 200 */
+	uint64_t relists;    /* re-lists caused by 410 Gone */
+	uint64_t watches;    /* watch requests started */
+	uint64_t watch_ends; /* watches that ended normally (resumed) */
+	uint64_t reconnects; /* retries after an error (list or watch) */
+	uint64_t errors;     /* on_error calls */
+	uint64_t events[3];  /* emitted, by enum kube_event_type */
+	uint64_t bookmarks;  /* BOOKMARK events */
+	size_t objects;	     /* in the store now */
 	int64_t last_event_wall_ns; /* when an event was last emitted, or 0 */
-	bool synced;		/* the first list is complete */
+	bool synced;		    /* the first list is complete */
 };
 
 /*
@@ -140,7 +141,8 @@ const struct kube_store *kube_informer_store(const struct kube_informer *inf);
 const char *kube_informer_rv(const struct kube_informer *inf);
 
 /* kube_informer_resource - what it watches */
-const struct kube_resource *kube_informer_resource(const struct kube_informer *inf);
+const struct kube_resource *
+kube_informer_resource(const struct kube_informer *inf);
 
 /*
  * Backoff: the delay before retry number attempt+1 is base * 2^attempt
@@ -151,7 +153,7 @@ const struct kube_resource *kube_informer_resource(const struct kube_informer *i
 struct kube_backoff {
 	int base_ms;
 	int max_ms;
-	unsigned attempt;	/* retries since the last success */
+	unsigned attempt; /* retries since the last success */
 };
 
 /* kube_backoff_next - the delay for the next retry (ms); counts it */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kube_store.h - an informer's objects by namespace/name, and the difference a re-list makes */
+/* kube_store.h - objects by namespace/name, and re-list differences */
 #ifndef CONDUIT_KUBE_STORE_H
 #define CONDUIT_KUBE_STORE_H
 
@@ -64,7 +64,8 @@ void kube_store_begin_list(struct kube_store *s);
  * it is freed (borrowed for the call). Returns how many were removed.
  */
 size_t kube_store_sweep(struct kube_store *s,
-			void (*fn)(void *arg, const struct json *obj), void *arg);
+			void (*fn)(void *arg, const struct json *obj),
+			void *arg);
 
 /*
  * kube_store_foreach - fn for every object (borrowed; order unspecified).

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kube_watch.h - the Kubernetes watch stream: one JSON event per line, decoded as it arrives */
+/* kube_watch.h - the watch stream: JSON lines decoded as they come */
 #ifndef CONDUIT_KUBE_WATCH_H
 #define CONDUIT_KUBE_WATCH_H
 
@@ -19,29 +19,30 @@ enum kube_watch_type {
 	KUBE_WATCH_MODIFIED,
 	KUBE_WATCH_DELETED,
 	KUBE_WATCH_BOOKMARK,
-	KUBE_WATCH_ERROR,	/* object is a Status: code, reason, message */
+	KUBE_WATCH_ERROR, /* object is a Status: code, reason, message */
 };
 
 struct kube_watch_event {
 	enum kube_watch_type type;
-	struct json *object;	/* borrowed for the call; the callback may
-				 * take it with kube_watch_take() */
-	const char *rv;		/* object.metadata.resourceVersion, or NULL */
-	int code;		/* ERROR: the Status code (410 for Gone), else 0 */
-	const char *message;	/* ERROR: the Status message, or "" */
-	struct json *doc;	/* the whole event (internal) */
+	struct json *object; /* borrowed for the call; the callback may
+			      * take it with kube_watch_take() */
+	const char *rv;	     /* object.metadata.resourceVersion, or NULL */
+	int code;	     /* ERROR: the Status code (410 for Gone), else 0 */
+	const char *message; /* ERROR: the Status message, or "" */
+	struct json *doc;    /* the whole event (internal) */
 };
 
 /* one line of a watch may not be longer than this by default */
 #define KUBE_WATCH_MAX_LINE (16u << 20)
 
 struct kube_watch_decoder {
-	struct buf line;	/* the partial line so far */
-	size_t events;		/* events decoded */
-	char err[256];		/* why the last call failed */
+	struct buf line; /* the partial line so far */
+	size_t events;	 /* events decoded */
+	char err[256];	 /* why the last call failed */
 };
 
-/* kube_watch_decoder_init - max_line bytes per event (0: KUBE_WATCH_MAX_LINE) */
+/* kube_watch_decoder_init - max_line bytes per event (0: KUBE_WATCH_MAX_LINE)
+ */
 void kube_watch_decoder_init(struct kube_watch_decoder *d, size_t max_line);
 void kube_watch_decoder_release(struct kube_watch_decoder *d);
 /* kube_watch_decoder_reset - drop a partial line: a new stream starts */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* tls.h - TLS 1.2 client connections on non-blocking sockets (over mbedtls) */
+/* tls.h - TLS 1.2 clients on non-blocking sockets (mbedtls) */
 #ifndef CONDUIT_TLS_H
 #define CONDUIT_TLS_H
 
@@ -28,13 +28,13 @@ struct tls_client;
 struct tls_conn;
 
 struct tls_client_opts {
-	const void *ca;		/* PEM or DER CA certificates, or NULL */
+	const void *ca; /* PEM or DER CA certificates, or NULL */
 	size_t ca_len;
-	const void *cert;	/* PEM or DER client certificate, or NULL */
+	const void *cert; /* PEM or DER client certificate, or NULL */
 	size_t cert_len;
-	const void *key;	/* PEM or DER private key for cert */
+	const void *key; /* PEM or DER private key for cert */
 	size_t key_len;
-	bool insecure;		/* do not verify the server at all */
+	bool insecure; /* do not verify the server at all */
 };
 
 /*

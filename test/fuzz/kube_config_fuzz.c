@@ -25,11 +25,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (memmem(data, size, "://", 3)) {
 		const uint8_t *p = memmem(data, size, "://", 3) + 3;
 
-		if (p < data + size && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+		if (p < data + size &&
+		    ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
 			return 0;
 	}
 	r = kube_config_load_text((const char *)data, size, "fuzz.yml",
-				  "/nonexistent-dir", NULL, &c, err, sizeof(err));
+				  "/nonexistent-dir", NULL, &c, err,
+				  sizeof(err));
 	if (r) {
 		BUG_ON(r > 0);
 		BUG_ON(strncmp(err, "kubeconfig: ", 12) != 0);

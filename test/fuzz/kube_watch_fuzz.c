@@ -62,7 +62,7 @@ static int run(const uint8_t *p, size_t len, size_t step, struct trace *t)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct trace whole = { 0 }, cut = { 0 };
+	struct trace whole = {0}, cut = {0};
 	size_t step;
 	int r1, r2;
 

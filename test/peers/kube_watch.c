@@ -9,6 +9,8 @@
  *              [--watch-timeout MIN[-MAX]] [--backoff-max MS]
  *              [--page-size N] KIND...
  *
+ * Without --kubeconfig or --in-cluster: kube_config_auto (KUBECONFIG,
+ * else the pod's ServiceAccount in a pod, else ~/.kube/config).
  * KIND: pods, services, endpointslices, replicasets, namespaces, ... (or
  * Pod, po, svc). Lines on stdout, flushed one by one:
  *   {"type":"ADDED","kind":"Pod","ns":"default","name":"web-1","rv":"123"}
@@ -67,7 +69,8 @@ static void on_event(void *arg, enum kube_event_type t, const struct json *obj)
 
 	json_set_string(j, "ns", ns ? ns : "");
 	json_set_string(j, "name", kube_object_name(obj));
-	json_set_string(j, "rv", kube_object_rv(obj) ? kube_object_rv(obj) : "");
+	json_set_string(j, "rv",
+			kube_object_rv(obj) ? kube_object_rv(obj) : "");
 	print_json(j);
 }
 
@@ -120,7 +123,7 @@ static void dump(void)
 		struct watched *w = &watched[i];
 		struct kube_informer_stats st;
 		struct json *j = line("STATS", w), *arr;
-		struct names n = { 0 };
+		struct names n = {0};
 
 		kube_informer_stats(w->inf, &st);
 		json_set_number(j, "lists", (double)st.lists);
@@ -131,11 +134,13 @@ static void dump(void)
 		json_set_number(j, "reconnects", (double)st.reconnects);
 		json_set_number(j, "errors", (double)st.errors);
 		json_set_number(j, "added", (double)st.events[KUBE_ADDED]);
-		json_set_number(j, "modified", (double)st.events[KUBE_MODIFIED]);
+		json_set_number(j, "modified",
+				(double)st.events[KUBE_MODIFIED]);
 		json_set_number(j, "deleted", (double)st.events[KUBE_DELETED]);
 		json_set_number(j, "bookmarks", (double)st.bookmarks);
 		json_set_number(j, "objects", (double)st.objects);
-		json_set_number(j, "last_event_ms", (double)(st.last_event_wall_ns / 1000000));
+		json_set_number(j, "last_event_ms",
+				(double)(st.last_event_wall_ns / 1000000));
 		json_set_bool(j, "synced", st.synced);
 		json_set_string(j, "rv", kube_informer_rv(w->inf));
 		print_json(j);
@@ -172,33 +177,36 @@ static void on_stop(struct ev_loop *l, ev_signal *w, int revents)
 
 static NORETURN void usage(int code)
 {
-	fprintf(code ? stderr : stdout,
-		"usage: kube-watch [--kubeconfig F] [--context C] [--in-cluster] "
-		"[-n NS] [-l SELECTOR]\n"
-		"                  [--idle-timeout MS] [--watch-timeout MIN[-MAX]] "
-		"[--backoff-max MS] [--page-size N] KIND...\n");
+	fprintf(
+	    code ? stderr : stdout,
+	    "usage: kube-watch [--kubeconfig F] [--context C] [--in-cluster] "
+	    "[-n NS] [-l SELECTOR]\n"
+	    "                  [--idle-timeout MS] [--watch-timeout MIN[-MAX]] "
+	    "[--backoff-max MS] [--page-size N] KIND...\n");
 	exit(code);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "kubeconfig", required_argument, NULL, 'k' },
-		{ "context", required_argument, NULL, 'c' },
-		{ "in-cluster", no_argument, NULL, 'i' },
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "selector", required_argument, NULL, 'l' },
-		{ "idle-timeout", required_argument, NULL, 'I' },
-		{ "watch-timeout", required_argument, NULL, 'W' },
-		{ "backoff-max", required_argument, NULL, 'B' },
-		{ "page-size", required_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"kubeconfig", required_argument, NULL, 'k'},
+	    {"context", required_argument, NULL, 'c'},
+	    {"in-cluster", no_argument, NULL, 'i'},
+	    {"namespace", required_argument, NULL, 'n'},
+	    {"selector", required_argument, NULL, 'l'},
+	    {"idle-timeout", required_argument, NULL, 'I'},
+	    {"watch-timeout", required_argument, NULL, 'W'},
+	    {"backoff-max", required_argument, NULL, 'B'},
+	    {"page-size", required_argument, NULL, 'P'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *kubeconfig = NULL, *context = NULL, *ns = NULL, *sel = NULL;
-	struct kube_informer_tuning tune = { 0 };
+	struct kube_informer_tuning tune = {0};
 	struct kube_informer_ops ops = {
-		.on_event = on_event, .on_synced = on_synced, .on_error = on_error,
+	    .on_event = on_event,
+	    .on_synced = on_synced,
+	    .on_error = on_error,
 	};
 	bool in_cluster = false;
 	struct kube_config cfg;
@@ -211,27 +219,47 @@ int main(int argc, char **argv)
 	log_set_component("kube-watch");
 	while ((c = getopt_long(argc, argv, "n:l:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'k': kubeconfig = optarg; break;
-		case 'c': context = optarg; break;
-		case 'i': in_cluster = true; break;
-		case 'n': ns = optarg; break;
-		case 'l': sel = optarg; break;
-		case 'I': tune.idle_timeout_ms = atoi(optarg); break;
-		case 'B': tune.backoff_max_ms = atoi(optarg); break;
-		case 'P': tune.page_size = atoi(optarg); break;
+		case 'k':
+			kubeconfig = optarg;
+			break;
+		case 'c':
+			context = optarg;
+			break;
+		case 'i':
+			in_cluster = true;
+			break;
+		case 'n':
+			ns = optarg;
+			break;
+		case 'l':
+			sel = optarg;
+			break;
+		case 'I':
+			tune.idle_timeout_ms = atoi(optarg);
+			break;
+		case 'B':
+			tune.backoff_max_ms = atoi(optarg);
+			break;
+		case 'P':
+			tune.page_size = atoi(optarg);
+			break;
 		case 'W':
 			tune.watch_min_s = atoi(optarg);
-			tune.watch_max_s = strchr(optarg, '-') ? atoi(strchr(optarg, '-') + 1)
-							       : tune.watch_min_s;
+			tune.watch_max_s = strchr(optarg, '-')
+					       ? atoi(strchr(optarg, '-') + 1)
+					       : tune.watch_min_s;
 			break;
-		case 'h': usage(0);
-		default: usage(2);
+		case 'h':
+			usage(0);
+		default:
+			usage(2);
 		}
 	}
 	if (optind == argc)
 		usage(2);
-	r = in_cluster ? kube_config_in_cluster(NULL, &cfg, err, sizeof(err))
-		       : kube_config_load(kubeconfig, context, &cfg, err, sizeof(err));
+	r = in_cluster
+		? kube_config_in_cluster(NULL, &cfg, err, sizeof(err))
+		: kube_config_auto(kubeconfig, context, &cfg, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "kube-watch: %s\n", err);
 		return 1;
@@ -249,7 +277,8 @@ int main(int argc, char **argv)
 
 		w->res = kube_resource_find(argv[i]);
 		if (!w->res) {
-			fprintf(stderr, "kube-watch: unknown kind %s\n", argv[i]);
+			fprintf(stderr, "kube-watch: unknown kind %s\n",
+				argv[i]);
 			return 2;
 		}
 		w->inf = kube_informer_new(client, w->res, ns, sel, &ops, w);

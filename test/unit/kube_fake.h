@@ -70,7 +70,8 @@ static inline void fixture_body(const char *name, struct buf *body, int *status)
 		if (ev.type == HTTP1_BODY)
 			buf_append(body, ev.body, ev.body_len);
 		off += (size_t)n;
-		if (ev.type == HTTP1_DONE || (ev.type == HTTP1_NONE && off == buf_len(&raw)))
+		if (ev.type == HTTP1_DONE ||
+		    (ev.type == HTTP1_NONE && off == buf_len(&raw)))
 			break;
 	}
 	http1_parser_free(p);
@@ -91,7 +92,7 @@ struct fake_conn {
 	int fd;
 	ev_io io;
 	struct buf in, out;
-	int answered;	/* 1: answered, stream open; 2: close once written */
+	int answered; /* 1: answered, stream open; 2: close once written */
 };
 
 struct fake_srv {
@@ -101,10 +102,10 @@ struct fake_srv {
 	ev_io accept_io;
 	struct fake_resp resp[FAKE_MAX];
 	size_t nresp, next;
-	char *requests[FAKE_MAX];	/* request heads seen, in order */
-	ev_tstamp times[FAKE_MAX];	/* when each came */
+	char *requests[FAKE_MAX];  /* request heads seen, in order */
+	ev_tstamp times[FAKE_MAX]; /* when each came */
 	size_t nrequests;
-	char *bodies[FAKE_MAX];		/* their bodies (Content-Length only) */
+	char *bodies[FAKE_MAX]; /* their bodies (Content-Length only) */
 	struct fake_conn *conns[FAKE_MAX];
 	size_t nconns;
 };
@@ -129,9 +130,11 @@ static inline void fake_add_status(struct fake_srv *s, int status,
 	struct buf b;
 
 	buf_init(&b, 0);
-	buf_printf(&b, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-		   "%sContent-Length: %zu\r\n\r\n", status,
-		   http1_status_text(status), extra_headers ? extra_headers : "", len);
+	buf_printf(&b,
+		   "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+		   "%sContent-Length: %zu\r\n\r\n",
+		   status, http1_status_text(status),
+		   extra_headers ? extra_headers : "", len);
 	buf_append(&b, body, len);
 	fake_add(s, buf_head(&b), buf_len(&b), false);
 	buf_release(&b);
@@ -193,10 +196,11 @@ static inline void fake_on_conn(struct ev_loop *loop, ev_io *w, int revents)
 				return;
 			c->answered = true;
 			if (s->nrequests < FAKE_MAX) {
-				s->bodies[s->nrequests] = xstrndup(end + 4, want);
+				s->bodies[s->nrequests] =
+				    xstrndup(end + 4, want);
 				s->times[s->nrequests] = ev_time();
 				s->requests[s->nrequests++] =
-					xstrndup(head, (size_t)(end + 2 - head));
+				    xstrndup(head, (size_t)(end + 2 - head));
 			}
 			if (s->next < s->nresp) {
 				struct fake_resp *r = &s->resp[s->next++];
@@ -217,7 +221,8 @@ static inline void fake_on_conn(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		if (!buf_len(&c->out)) {
-			if (c->answered == 2) { /* done: close, the client reads EOF */
+			if (c->answered ==
+			    2) { /* done: close, the client reads EOF */
 				fake_conn_close(c);
 				return;
 			}
@@ -255,7 +260,8 @@ static inline void fake_start(struct fake_srv *s, struct ev_loop *loop)
 
 	memset(s, 0, sizeof(*s));
 	s->loop = loop;
-	ck_assert_int_eq(sock_addr_parse("127.0.0.1:0", &a, err, sizeof(err)), 0);
+	ck_assert_int_eq(sock_addr_parse("127.0.0.1:0", &a, err, sizeof(err)),
+			 0);
 	s->lfd = sock_listen(&a, 16, 0);
 	ck_assert_int_ge(s->lfd, 0);
 	ck_assert_int_eq(sock_local_addr(s->lfd, &a), 0);
@@ -285,15 +291,18 @@ static inline void fake_stop(struct fake_srv *s)
 }
 
 /* fake_config - a plain-HTTP kube_config for the fake server */
-static inline void fake_config(const struct fake_srv *s, struct kube_config *cfg)
+static inline void fake_config(const struct fake_srv *s,
+			       struct kube_config *cfg)
 {
 	char text[256], err[256];
 
-	snprintf(text, sizeof(text),
-		 "clusters: [{name: f, cluster: {server: 'http://127.0.0.1:%d'}}]\n"
-		 "users: [{name: u, user: {token: sekret}}]\n"
-		 "contexts: [{name: f, context: {cluster: f, user: u}}]\n"
-		 "current-context: f\n", s->port);
+	snprintf(
+	    text, sizeof(text),
+	    "clusters: [{name: f, cluster: {server: 'http://127.0.0.1:%d'}}]\n"
+	    "users: [{name: u, user: {token: sekret}}]\n"
+	    "contexts: [{name: f, context: {cluster: f, user: u}}]\n"
+	    "current-context: f\n",
+	    s->port);
 	if (kube_config_load_text(text, strlen(text), "fake", NULL, NULL, cfg,
 				  err, sizeof(err)))
 		ck_abort_msg("%s", err);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kube_store_test.c - unit tests for kube_store.c: puts, deletes, the re-list difference */
+/* kube_store_test.c - puts, deletes, re-list differences */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,9 +14,11 @@ static struct json *obj(const char *ns, const char *name, const char *rv)
 	char text[256], err[64];
 	struct json *j;
 
-	snprintf(text, sizeof(text),
-		 "{\"metadata\":{%s%s%s\"name\":\"%s\",\"resourceVersion\":\"%s\"}}",
-		 ns ? "\"namespace\":\"" : "", ns ? ns : "", ns ? "\"," : "", name, rv);
+	snprintf(
+	    text, sizeof(text),
+	    "{\"metadata\":{%s%s%s\"name\":\"%s\",\"resourceVersion\":\"%s\"}}",
+	    ns ? "\"namespace\":\"" : "", ns ? ns : "", ns ? "\"," : "", name,
+	    rv);
 	j = json_parse(text, strlen(text), err, sizeof(err));
 	ck_assert_ptr_nonnull(j);
 	return j;
@@ -89,7 +91,8 @@ static size_t put_page(struct kube_store *s, const char *fixture, size_t *added,
 	items = json_get(doc, "items");
 	while (json_child(items)) {
 		enum kube_event_type t;
-		int r = kube_store_put(s, json_detach(items, json_child(items)), &t, NULL);
+		int r = kube_store_put(s, json_detach(items, json_child(items)),
+				       &t, NULL);
 
 		ck_assert_int_ge(r, 0);
 		if (r == 0 && t == KUBE_ADDED)
@@ -107,13 +110,15 @@ START_TEST(test_relist_difference)
 {
 	struct kube_store *s = kube_store_new();
 	size_t added = 0, modified = 0;
-	struct tally gone = { 0 };
+	struct tally gone = {0};
 	enum kube_event_type t;
 
 	/* the first list: two recorded pages of a Deployment's pods */
 	kube_store_begin_list(s);
-	ck_assert_uint_eq(put_page(s, "pods-list-page1.json", &added, &modified), 2);
-	ck_assert_uint_eq(put_page(s, "pods-list-page2.json", &added, &modified), 1);
+	ck_assert_uint_eq(
+	    put_page(s, "pods-list-page1.json", &added, &modified), 2);
+	ck_assert_uint_eq(
+	    put_page(s, "pods-list-page2.json", &added, &modified), 1);
 	ck_assert_uint_eq(added, 3);
 	ck_assert_uint_eq(modified, 0);
 	ck_assert_uint_eq(kube_store_sweep(s, on_gone, &gone), 0);
@@ -123,7 +128,8 @@ START_TEST(test_relist_difference)
 	added = modified = 0;
 	kube_store_begin_list(s);
 	put_page(s, "pods-list-page1.json", &added, &modified);
-	ck_assert_int_eq(kube_store_put(s, obj("fx", "newcomer", "999"), &t, NULL), 0);
+	ck_assert_int_eq(
+	    kube_store_put(s, obj("fx", "newcomer", "999"), &t, NULL), 0);
 	ck_assert_int_eq(t, KUBE_ADDED);
 	ck_assert_uint_eq(added, 0);
 	ck_assert_uint_eq(modified, 0);
@@ -158,8 +164,10 @@ START_TEST(test_many_and_cluster_scoped)
 
 	for (int i = 0; i < 20000; i++) {
 		snprintf(name, sizeof(name), "pod-%d", i);
-		ck_assert_int_eq(kube_store_put(s, obj(i % 2 ? "odd" : "even", name, "1"),
-						&t, NULL), 0);
+		ck_assert_int_eq(
+		    kube_store_put(s, obj(i % 2 ? "odd" : "even", name, "1"),
+				   &t, NULL),
+		    0);
 	}
 	ck_assert_uint_eq(kube_store_count(s), 20000);
 	ck_assert_ptr_nonnull(kube_store_get(s, "odd", "pod-19999"));

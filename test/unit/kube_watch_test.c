@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kube_watch_test.c - unit tests for kube_watch.c on recorded watch streams */
+/* kube_watch_test.c - the decoder on recorded watch streams */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +14,7 @@ struct seen {
 	size_t n[5];
 	int code;
 	char message[128];
-	int fail_at;		/* return -ESTALE at this event (1-based), 0 never */
+	int fail_at; /* return -ESTALE at this event (1-based), 0 never */
 };
 
 static int on_ev(void *arg, struct kube_watch_event *ev)
@@ -28,8 +28,8 @@ static int on_ev(void *arg, struct kube_watch_event *ev)
 		s->code = ev->code;
 		snprintf(s->message, sizeof(s->message), "%s", ev->message);
 	}
-	if (s->fail_at && (size_t)s->fail_at == s->n[0] + s->n[1] + s->n[2] +
-						   s->n[3] + s->n[4])
+	if (s->fail_at && (size_t)s->fail_at ==
+			      s->n[0] + s->n[1] + s->n[2] + s->n[3] + s->n[4])
 		return -ESTALE;
 	return 0;
 }
@@ -52,8 +52,10 @@ static void decode_pieces(const struct buf *body, size_t step, struct seen *s)
 		size_t n = step ? step : 1 + (size_t)(rand_r(&seed) % 5000);
 
 		n = MIN(n, buf_len(body) - off);
-		ck_assert_int_eq(kube_watch_decode(&d, (char *)buf_head(body) + off, n,
-						   on_ev, s), 0);
+		ck_assert_int_eq(kube_watch_decode(&d,
+						   (char *)buf_head(body) + off,
+						   n, on_ev, s),
+				 0);
 		off += n;
 	}
 	ck_assert_uint_eq(kube_watch_pending(&d), 0);
@@ -125,18 +127,22 @@ START_TEST(test_chunked_through_http1)
 	kube_watch_decoder_init(&d, 0);
 	buf_init(&in, 0);
 	while (!done) {
-		size_t n = MIN(1 + (size_t)(rand_r(&seed) % 700), buf_len(&raw) - off);
+		size_t n =
+		    MIN(1 + (size_t)(rand_r(&seed) % 700), buf_len(&raw) - off);
 
 		buf_append(&in, buf_head(&raw) + off, n);
 		off += n;
 		for (;;) {
 			struct http1_event ev;
-			ssize_t c = http1_parse(p, (char *)buf_head(&in), buf_len(&in), &ev);
+			ssize_t c = http1_parse(p, (char *)buf_head(&in),
+						buf_len(&in), &ev);
 
 			ck_assert_int_ge(c, 0);
 			if (ev.type == HTTP1_BODY)
 				ck_assert_int_eq(kube_watch_decode(&d, ev.body,
-								   ev.body_len, on_ev, &s), 0);
+								   ev.body_len,
+								   on_ev, &s),
+						 0);
 			buf_consume(&in, (size_t)c);
 			if (ev.type == HTTP1_DONE)
 				done = true;
@@ -184,12 +190,14 @@ START_TEST(test_oversize_line)
 	kube_watch_decoder_init(&d, 100);
 	memset(line, 'x', sizeof(line));
 	/* whole in one piece */
-	ck_assert_int_eq(kube_watch_decode(&d, line, sizeof(line), on_ev, &s), -EMSGSIZE);
+	ck_assert_int_eq(kube_watch_decode(&d, line, sizeof(line), on_ev, &s),
+			 -EMSGSIZE);
 	ck_assert_ptr_nonnull(strstr(d.err, "longer than 100 bytes"));
 	kube_watch_decoder_reset(&d);
 	/* a complete line, no copy: also bounded */
 	line[200] = '\n';
-	ck_assert_int_eq(kube_watch_decode(&d, line, 201, on_ev, &s), -EMSGSIZE);
+	ck_assert_int_eq(kube_watch_decode(&d, line, 201, on_ev, &s),
+			 -EMSGSIZE);
 	kube_watch_decoder_reset(&d);
 	/* grown over several reads, the partial line never passes the limit */
 	for (int i = 0; i < 9; i++)
@@ -206,15 +214,17 @@ static const struct {
 	const char *line;
 	const char *why;
 } garbage[] = {
-	{ "not json\n", "not JSON" },
-	{ "{\"object\":{}}\n", "no type" },
-	{ "{\"type\":\"WHAT\",\"object\":{}}\n", "unknown type WHAT" },
-	{ "{\"type\":\"ADDED\"}\n", "no object" },
-	{ "{\"type\":\"ADDED\",\"object\":[]}\n", "no object" },
-	{ "{\"type\":\"ADDED\",\"object\":{\"metadata\":{}}}\n", "without metadata.name" },
-	{ "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{}}}\n", "no resourceVersion" },
-	{ "{\"type\":\"ADDED\",\"object\":{}} trailing\n", "not JSON" },
-	{ "\x01\x02\n", "not JSON" },
+    {"not json\n", "not JSON"},
+    {"{\"object\":{}}\n", "no type"},
+    {"{\"type\":\"WHAT\",\"object\":{}}\n", "unknown type WHAT"},
+    {"{\"type\":\"ADDED\"}\n", "no object"},
+    {"{\"type\":\"ADDED\",\"object\":[]}\n", "no object"},
+    {"{\"type\":\"ADDED\",\"object\":{\"metadata\":{}}}\n",
+     "without metadata.name"},
+    {"{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{}}}\n",
+     "no resourceVersion"},
+    {"{\"type\":\"ADDED\",\"object\":{}} trailing\n", "not JSON"},
+    {"\x01\x02\n", "not JSON"},
 };
 
 START_TEST(test_garbage)
@@ -225,7 +235,8 @@ START_TEST(test_garbage)
 	seen_init(&s);
 	kube_watch_decoder_init(&d, 0);
 	ck_assert_int_eq(kube_watch_decode(&d, garbage[_i].line,
-					   strlen(garbage[_i].line), on_ev, &s), -EPROTO);
+					   strlen(garbage[_i].line), on_ev, &s),
+			 -EPROTO);
 	if (!strstr(d.err, garbage[_i].why))
 		ck_abort_msg("\"%s\" lacks \"%s\"", d.err, garbage[_i].why);
 	ck_assert_uint_eq(s.log.len, 0);
@@ -237,17 +248,21 @@ END_TEST
 START_TEST(test_blank_lines_and_stop)
 {
 	static const char stream[] =
-		"\n  \r\n"
-		"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"5\"}}}\r\n"
-		"{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"9\"}}}\n"
-		"{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"10\"}}}\n"
-		"{\"type\":\"ADDED\",\"obj";
+	    "\n  \r\n"
+	    "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\","
+	    "\"resourceVersion\":\"5\"}}}\r\n"
+	    "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{"
+	    "\"resourceVersion\":\"9\"}}}\n"
+	    "{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":\"a\","
+	    "\"resourceVersion\":\"10\"}}}\n"
+	    "{\"type\":\"ADDED\",\"obj";
 	struct kube_watch_decoder d;
 	struct seen s;
 
 	seen_init(&s);
 	kube_watch_decoder_init(&d, 0);
-	ck_assert_int_eq(kube_watch_decode(&d, stream, strlen(stream), on_ev, &s), 0);
+	ck_assert_int_eq(
+	    kube_watch_decode(&d, stream, strlen(stream), on_ev, &s), 0);
 	ck_assert_str_eq(buf_cstr(&s.log), "ADDED 5\nBOOKMARK 9\nDELETED 10\n");
 	ck_assert_uint_eq(kube_watch_pending(&d), 20);
 	ck_assert_uint_eq(d.events, 3);
@@ -257,7 +272,8 @@ START_TEST(test_blank_lines_and_stop)
 	buf_clear(&s.log);
 	memset(s.n, 0, sizeof(s.n));
 	s.fail_at = 2;
-	ck_assert_int_eq(kube_watch_decode(&d, stream, strlen(stream), on_ev, &s), -ESTALE);
+	ck_assert_int_eq(
+	    kube_watch_decode(&d, stream, strlen(stream), on_ev, &s), -ESTALE);
 	ck_assert_str_eq(buf_cstr(&s.log), "ADDED 5\nBOOKMARK 9\n");
 	kube_watch_decoder_release(&d);
 	buf_release(&s.log);
@@ -276,13 +292,16 @@ static int take_it(void *arg, struct kube_watch_event *ev)
 
 START_TEST(test_take)
 {
-	static const char line[] = "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":"
-		"{\"name\":\"n\",\"namespace\":\"ns\",\"resourceVersion\":\"42\"}}}\n";
+	static const char line[] =
+	    "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":"
+	    "{\"name\":\"n\",\"namespace\":\"ns\",\"resourceVersion\":\"42\"}}}"
+	    "\n";
 	struct kube_watch_decoder d;
 	struct json *obj = NULL;
 
 	kube_watch_decoder_init(&d, 0);
-	ck_assert_int_eq(kube_watch_decode(&d, line, strlen(line), take_it, &obj), 0);
+	ck_assert_int_eq(
+	    kube_watch_decode(&d, line, strlen(line), take_it, &obj), 0);
 	ck_assert_ptr_nonnull(obj);
 	ck_assert_str_eq(kube_object_name(obj), "n");
 	ck_assert_str_eq(kube_object_namespace(obj), "ns");

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* tls_test.c - unit tests for tls.c: refusals, and handshakes with openssl s_server */
+/* tls_test.c - refusals, and handshakes with openssl s_server */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -50,22 +50,29 @@ static void setup(void)
 {
 	strcpy(dir, "/tmp/tls-test-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	sh("cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	sh("cd %s && openssl req -x509 -newkey ec -pkeyopt "
+	   "ec_paramgen_curve:P-256 "
 	   "-nodes -subj /CN=ca -keyout ca.key -out ca.crt -days 1 "
-	   "-addext basicConstraints=critical,CA:TRUE 2>/dev/null", dir);
-	sh("cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
-	   "-nodes -subj /CN=other -keyout other.key -out other.crt -days 1 2>/dev/null",
+	   "-addext basicConstraints=critical,CA:TRUE 2>/dev/null",
+	   dir);
+	sh("cd %s && openssl req -x509 -newkey ec -pkeyopt "
+	   "ec_paramgen_curve:P-256 "
+	   "-nodes -subj /CN=other -keyout other.key -out other.crt -days 1 "
+	   "2>/dev/null",
 	   dir);
 	const char *leaves[][2] = {
-		{ "ip", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth" },
-		{ "dns", "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth" },
-		{ "client", "extendedKeyUsage=clientAuth" },
+	    {"ip", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"},
+	    {"dns",
+	     "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth"},
+	    {"client", "extendedKeyUsage=clientAuth"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(leaves); i++)
 		sh("cd %s && printf '%s\\n' > %s.ext && "
-		   "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		   "openssl req -new -newkey ec -pkeyopt "
+		   "ec_paramgen_curve:P-256 -nodes "
 		   "-subj /CN=%s -keyout %s.key -out %s.csr 2>/dev/null && "
-		   "openssl x509 -req -in %s.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+		   "openssl x509 -req -in %s.csr -CA ca.crt -CAkey ca.key "
+		   "-CAcreateserial "
 		   "-days 1 -extfile %s.ext -out %s.crt 2>/dev/null",
 		   dir, leaves[i][1], leaves[i][0], leaves[i][0], leaves[i][0],
 		   leaves[i][0], leaves[i][0], leaves[i][0], leaves[i][0]);
@@ -103,14 +110,14 @@ static pid_t server(const char *name, bool verify_clients, int *port)
 		dup2(null, 1);
 		dup2(null, 2);
 		if (verify_clients)
-			execlp("openssl", "openssl", "s_server", "-quiet", "-www",
-			       "-accept", accept, "-cert", cert, "-key", key,
-			       "-CAfile", ca, "-Verify", "1", "-verify_return_error",
-			       (char *)NULL);
+			execlp("openssl", "openssl", "s_server", "-quiet",
+			       "-www", "-accept", accept, "-cert", cert, "-key",
+			       key, "-CAfile", ca, "-Verify", "1",
+			       "-verify_return_error", (char *)NULL);
 		else
-			execlp("openssl", "openssl", "s_server", "-quiet", "-www",
-			       "-accept", accept, "-cert", cert, "-key", key,
-			       (char *)NULL);
+			execlp("openssl", "openssl", "s_server", "-quiet",
+			       "-www", "-accept", accept, "-cert", cert, "-key",
+			       key, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 100; i++) { /* until it listens */
@@ -136,8 +143,8 @@ static void server_stop(pid_t pid)
 /* wait_io - poll fd for what the connection waits for (5 s at most) */
 static void wait_io(struct tls_conn *t, int fd)
 {
-	struct pollfd p = { .fd = fd,
-			    .events = tls_conn_wants_write(t) ? POLLOUT : POLLIN };
+	struct pollfd p = {
+	    .fd = fd, .events = tls_conn_wants_write(t) ? POLLOUT : POLLIN};
 
 	ck_assert_int_eq(poll(&p, 1, 5000), 1);
 }
@@ -188,10 +195,11 @@ static int talk(struct tls_client *c, int port, const char *host, char *err,
 	return r;
 }
 
-static struct tls_client *client(const char *ca, const char *leaf, bool insecure)
+static struct tls_client *client(const char *ca, const char *leaf,
+				 bool insecure)
 {
 	struct buf cab, cert, key;
-	struct tls_client_opts o = { .insecure = insecure };
+	struct tls_client_opts o = {.insecure = insecure};
 	struct tls_client *c;
 	char err[256], name[64];
 
@@ -225,7 +233,7 @@ static struct tls_client *client(const char *ca, const char *leaf, bool insecure
 
 START_TEST(test_refusals)
 {
-	struct tls_client_opts o = { 0 };
+	struct tls_client_opts o = {0};
 	struct buf cert, key;
 	char err[256];
 
@@ -242,11 +250,13 @@ START_TEST(test_refusals)
 	o.cert = buf_head(&cert);
 	o.cert_len = buf_len(&cert);
 	ck_assert_ptr_null(tls_client_new(&o, err, sizeof(err)));
-	ck_assert_str_eq(err, "client certificate: a certificate without its key");
+	ck_assert_str_eq(err,
+			 "client certificate: a certificate without its key");
 	o.key = buf_head(&key);
 	o.key_len = buf_len(&key);
 	ck_assert_ptr_null(tls_client_new(&o, err, sizeof(err)));
-	ck_assert(str_has_prefix(err, "client key: does not match the certificate"));
+	ck_assert(
+	    str_has_prefix(err, "client key: does not match the certificate"));
 	o.key = "junk";
 	o.key_len = 4;
 	ck_assert_ptr_null(tls_client_new(&o, err, sizeof(err)));
@@ -269,31 +279,39 @@ START_TEST(test_handshakes)
 	/* an IP literal against the certificate's iPAddress entries */
 	pid = server("ip", false, &port);
 	ck_assert_int_eq(talk(good, port, "127.0.0.1", err, sizeof(err), reply,
-			      sizeof(reply)), 0);
+			      sizeof(reply)),
+			 0);
 	ck_assert(str_has_prefix(reply, "HTTP/1.0 200 ok"));
 	ck_assert_int_eq(talk(wrong, port, "127.0.0.1", err, sizeof(err), reply,
-			      sizeof(reply)), -EPROTO);
-	ck_assert_ptr_nonnull(strstr(err, "the server's certificate is not trusted"));
-	ck_assert_int_eq(talk(insecure, port, "127.0.0.1", err, sizeof(err), reply,
-			      sizeof(reply)), 0);
+			      sizeof(reply)),
+			 -EPROTO);
+	ck_assert_ptr_nonnull(
+	    strstr(err, "the server's certificate is not trusted"));
+	ck_assert_int_eq(talk(insecure, port, "127.0.0.1", err, sizeof(err),
+			      reply, sizeof(reply)),
+			 0);
 	/* a name the certificate does not have */
 	ck_assert_int_eq(talk(good, port, "localhost", err, sizeof(err), reply,
-			      sizeof(reply)), -EPROTO);
+			      sizeof(reply)),
+			 -EPROTO);
 	server_stop(pid);
 
 	/* a certificate with a DNS name only: good by name, not by address */
 	pid = server("dns", false, &port);
 	ck_assert_int_eq(talk(good, port, "localhost", err, sizeof(err), reply,
-			      sizeof(reply)), 0);
+			      sizeof(reply)),
+			 0);
 	ck_assert_int_eq(talk(good, port, "127.0.0.1", err, sizeof(err), reply,
-			      sizeof(reply)), -EPROTO);
+			      sizeof(reply)),
+			 -EPROTO);
 	ck_assert_ptr_nonnull(strstr(err, "does not name the address"));
 	server_stop(pid);
 
 	/* a server that wants a client certificate */
 	pid = server("ip", true, &port);
-	ck_assert_int_eq(talk(withcert, port, "127.0.0.1", err, sizeof(err), reply,
-			      sizeof(reply)), 0);
+	ck_assert_int_eq(talk(withcert, port, "127.0.0.1", err, sizeof(err),
+			      reply, sizeof(reply)),
+			 0);
 	ck_assert(str_has_prefix(reply, "HTTP/1.0 200 ok"));
 	/* without one: refused, at the handshake or at the first read */
 	talk(good, port, "127.0.0.1", err, sizeof(err), reply, sizeof(reply));
