@@ -72,4 +72,12 @@ web=$(kc get pods -n "$NS" -l app=web-svc -o jsonpath='{.items[0].metadata.name}
 run kc get --raw "/api/v1/namespaces/$NS/pods/$web:4191/proxy/metrics"
 expect_match "injected: web's proxy counts inbound connections" \
 	"$OUT" 'tcp_open_total\{[^}]*direction="inbound"'
+expect_match "injected: web's proxy served HTTP/1 requests inbound" \
+	"$OUT" '^request_total\{[^}]*direction="inbound"[^}]*\} [1-9]'
+expect_match "injected: and sent gRPC outbound, to a target address, with gRPC statuses" \
+	"$OUT" '^response_total\{[^}]*direction="outbound"[^}]*target_addr="[0-9.]+:8080"[^}]*grpc_status_code="0"[^}]*\} [1-9]'
+voting=$(kc get pods -n "$NS" -l app=voting-svc -o jsonpath='{.items[0].metadata.name}')
+run kc get --raw "/api/v1/namespaces/$NS/pods/$voting:4191/proxy/metrics"
+expect_match "injected: voting's proxy saw the failing votes arrive (grpc_status_code 2, UNKNOWN)" \
+	"$OUT" '^response_total\{[^}]*direction="inbound"[^}]*classification="failure"[^}]*grpc_status_code="2"[^}]*\} [1-9]'
 finish
