@@ -74,21 +74,12 @@ static void print_event(const struct json *o)
 	}
 }
 
-static void on_head(struct httpc_call *call, const struct httpc_resp *resp,
-		    void *arg)
-{
-	(void)call;
-	(void)resp;
-	(void)arg;
-}
-
-static int on_line(struct httpc_call *call, const char *p, size_t n, void *arg)
+static int on_line(void *arg, const char *p, size_t n)
 {
 	struct tap_cli *t = arg;
 	struct json *o;
 	char err[96];
 
-	(void)call;
 	if (!n)
 		return 0;
 	if (t->json) {
@@ -149,9 +140,6 @@ int applet_tap(int argc, char **argv)
 	};
 	char q[1200], rbuf[64];
 	struct tap_cli t = { 0 };
-	struct httpc_req r = { 0 };
-	struct httpc_result out;
-	char why[96];
 	int rc;
 
 	rc = flag_parse(&cmd, &argc, &argv);
@@ -166,34 +154,9 @@ int applet_tap(int argc, char **argv)
 		return flag_usage_error(&cmd, "invalid value \"%s\" for -o: want json", output);
 	t.json = !strcmp(output, "json");
 	cli_tap_path(q, sizeof(q), res, ns, name, max_rps, method, path, authority);
-	if (sock_addr_parse(cli_api_addr(api), &r.addr, why, sizeof(why)) < 0) {
-		fprintf(stderr, "conduit tap: invalid API address \"%s\": %s\n",
-			cli_api_addr(api), why);
-		return 2;
-	}
-	r.path = q;
-	r.timeout = 10;
-	r.max_body = 1u << 20;
-	r.flags = HTTPC_LINES | HTTPC_NO_REUSE;
-	r.on_head = on_head;
-	r.on_data = on_line;
-	r.arg = &t;
-	rc = httpc_run(&r, &out);
-	if (rc) {
-		fprintf(stderr, "conduit tap: cannot reach the public API at %s: %s\n",
-			cli_api_addr(api), strerror(-rc));
-		return 1;
-	}
-	if (out.status != 200 && !t.failed) {
-		struct json *j = json_parse(out.body, out.body_len, why, sizeof(why));
-
-		snprintf(t.err, sizeof(t.err), "%s",
-			 j && json_string(json_get(j, "error")) ? json_string(json_get(j, "error"))
-								 : "the public API answered an error");
-		json_free(j);
+	rc = cli_api_stream(cli_api_addr(api), q, on_line, &t, t.err, sizeof(t.err));
+	if (rc)
 		t.failed = true;
-	}
-	httpc_result_release(&out);
 	if (t.failed) {
 		fprintf(stderr, "conduit tap: %s\n", t.err);
 		return 1;

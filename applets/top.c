@@ -199,14 +199,13 @@ static void on_event(struct top *t, const struct json *o)
 	}
 }
 
-static int on_line(struct httpc_call *call, const char *p, size_t n, void *arg)
+static int on_line(void *arg, const char *p, size_t n)
 {
 	struct top *t = arg;
 	struct json *o;
 	char err[96];
 	int64_t now = time_mono_ns();
 
-	(void)call;
 	if (!n)
 		return 0;
 	o = json_parse(p, n, err, sizeof(err));
@@ -253,9 +252,7 @@ int applet_top(int argc, char **argv)
 		.max_args = 2,
 	};
 	struct top t = { .refresh = 1 };
-	struct httpc_req r = { 0 };
-	struct httpc_result out;
-	char q[1200], rbuf[64], why[96];
+	char q[1200], rbuf[64];
 	int rc;
 
 	rc = flag_parse(&cmd, &argc, &argv);
@@ -270,25 +267,11 @@ int applet_top(int argc, char **argv)
 	t.tty = isatty(1);
 	t.refresh = (double)refresh / NSEC_PER_SEC;
 	t.last_draw = time_mono_ns();
-	if (sock_addr_parse(t.api, &r.addr, why, sizeof(why)) < 0) {
-		fprintf(stderr, "conduit top: invalid API address \"%s\": %s\n", t.api, why);
-		return 2;
-	}
 	load_names(&t);
 	cli_tap_path(q, sizeof(q), res, ns, name, max_rps, NULL, NULL, NULL);
-	r.path = q;
-	r.timeout = 10;
-	r.max_body = 1u << 20;
-	r.flags = HTTPC_LINES | HTTPC_NO_REUSE;
-	r.on_data = on_line;
-	r.arg = &t;
-	rc = httpc_run(&r, &out);
-	if (rc) {
-		fprintf(stderr, "conduit top: cannot reach the public API at %s: %s\n",
-			t.api, strerror(-rc));
-		return 1;
-	}
-	httpc_result_release(&out);
+	rc = cli_api_stream(t.api, q, on_line, &t, t.err, sizeof(t.err));
+	if (rc)
+		t.failed = true;
 	if (t.failed) {
 		fprintf(stderr, "conduit top: %s\n", t.err);
 		return 1;

@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conduit/buf.h"
 #include "conduit/httpc.h"
+#include "conduit/kube_client.h"
+#include "conduit/kube_config.h"
 #include "conduit/public_api.h"
 
 const char *cli_api_addr(const char *flag_value)
@@ -15,7 +18,141 @@ const char *cli_api_addr(const char *flag_value)
 
 	if (flag_value && *flag_value)
 		return flag_value;
-	return env && *env ? env : CLI_DEFAULT_API_ADDR;
+	return env && *env ? env : "";
+}
+
+/* --- through the Kubernetes API server's service proxy ----------------------- */
+
+struct kube_call {
+	struct ev_loop *loop;
+	bool done;
+	int status, error;
+	char *body;
+	size_t body_len;
+	char message[256];
+	/* streaming */
+	int (*on_line)(void *arg, const char *line, size_t n);
+	void *arg;
+	struct buf line;
+};
+
+static void kube_done(void *arg, const struct kube_response *resp)
+{
+	struct kube_call *k = arg;
+
+	k->done = true;
+	k->status = resp->status;
+	k->error = resp->error;
+	snprintf(k->message, sizeof(k->message), "%s", resp->message ? resp->message : "");
+	if (resp->body) {
+		k->body = xstrndup(resp->body, resp->body_len);
+		k->body_len = resp->body_len;
+	}
+	ev_break(k->loop, EVBREAK_ALL);
+}
+
+static int kube_data(void *arg, const char *p, size_t n)
+{
+	struct kube_call *k = arg;
+
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] != '\n') {
+			if (buf_append(&k->line, &p[i], 1))
+				return -EMSGSIZE;
+			continue;
+		}
+		if (k->on_line(k->arg, (const char *)buf_head(&k->line),
+			       buf_len(&k->line)))
+			return -ECANCELED;
+		buf_clear(&k->line);
+	}
+	return 0;
+}
+
+/*
+ * kube_get - GET the public API's path through the API server:
+ * /api/v1/namespaces/<cp-ns>/services/conduit-api:http/proxy<path>.
+ * Returns 0 with the answer in k, -ENOENT when there is no kubeconfig,
+ * or another negative errno with the reason in err.
+ */
+static int kube_get(struct kube_call *k, const char *path, char *err,
+		    size_t errlen)
+{
+	struct kube_config cfg;
+	struct kube_client *c;
+	struct kube_request_opts o = { 0 };
+	const char *ns = getenv("CONDUIT_NAMESPACE");
+	char full[2048], e[400];
+	int r;
+
+	r = kube_config_auto(NULL, NULL, &cfg, e, sizeof(e));
+	if (r == -ENOENT)
+		return -ENOENT;
+	if (r < 0) {
+		snprintf(err, errlen, "%s", e);
+		return r;
+	}
+	k->loop = ev_loop_new(EVFLAG_AUTO);
+	c = k->loop ? kube_client_new(k->loop, &cfg, e, sizeof(e)) : NULL;
+	if (!c) {
+		snprintf(err, errlen, "%s", k->loop ? e : "cannot create an event loop");
+		if (k->loop)
+			ev_loop_destroy(k->loop);
+		kube_config_release(&cfg);
+		return -EINVAL;
+	}
+	snprintf(full, sizeof(full),
+		 "/api/v1/namespaces/%s/services/conduit-api:http/proxy%s",
+		 ns && *ns ? ns : "conduit", path);
+	o.path = full;
+	o.connect_timeout_ms = 10000;
+	o.idle_timeout_ms = k->on_line ? 0 : 30000;
+	if (k->on_line) {
+		buf_init(&k->line, 1u << 20);
+		o.on_data = kube_data;
+	}
+	if (kube_request_start(c, &o, kube_done, k))
+		ev_run(k->loop, 0);
+	kube_client_free(c);
+	ev_loop_destroy(k->loop);
+	if (k->on_line)
+		buf_release(&k->line);
+	if (k->error) {
+		snprintf(err, errlen,
+			 "cannot reach the public API through the Kubernetes API server %s: %s",
+			 cfg.server ? cfg.server : "", k->message);
+		kube_config_release(&cfg);
+		free(k->body);
+		return k->error;
+	}
+	kube_config_release(&cfg);
+	return 0;
+}
+
+/* answer - a JSON answer of the API, or its error message in err */
+static int answer(int status, const char *body, size_t len, struct json **out,
+		  char *err, size_t errlen)
+{
+	char perr[160];
+	struct json *j = json_parse(body ? body : "", body ? len : 0, perr,
+				    sizeof(perr));
+
+	if (status != 200) {
+		const char *m = j ? json_string(json_get(j, "error")) : NULL;
+
+		if (m)
+			snprintf(err, errlen, "%s", m);
+		else
+			snprintf(err, errlen, "the public API answered %d", status);
+		json_free(j);
+		return -EPROTO;
+	}
+	if (!j) {
+		snprintf(err, errlen, "the public API's answer is not JSON: %s", perr);
+		return -EPROTO;
+	}
+	*out = j;
+	return 0;
 }
 
 int cli_api_get(const char *addr, const char *path, struct json **out,
@@ -23,11 +160,23 @@ int cli_api_get(const char *addr, const char *path, struct json **out,
 {
 	struct httpc_req r = { 0 };
 	struct httpc_result res;
-	char why[96], perr[160];
-	struct json *j;
+	char why[96];
 	int rc;
 
 	*out = NULL;
+	if (!*addr) {
+		struct kube_call k = { 0 };
+
+		rc = kube_get(&k, path, err, errlen);
+		if (rc != -ENOENT) {
+			if (rc)
+				return rc;
+			rc = answer(k.status, k.body, k.body_len, out, err, errlen);
+			free(k.body);
+			return rc;
+		}
+		addr = CLI_DEFAULT_API_ADDR; /* no kubeconfig: a local API */
+	}
 	if (sock_addr_parse(addr, &r.addr, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "invalid API address \"%s\": %s", addr, why);
 		return -EINVAL;
@@ -37,29 +186,92 @@ int cli_api_get(const char *addr, const char *path, struct json **out,
 	r.max_body = 64u << 20;
 	r.flags = HTTPC_NO_REUSE;
 	rc = httpc_run(&r, &res);
+	if (rc)
+		snprintf(err, errlen, "cannot reach the public API at %s: %s",
+			 addr, strerror(-rc));
+	else
+		rc = answer(res.status, res.body, res.body_len, out, err, errlen);
+	httpc_result_release(&res);
+	return rc;
+}
+
+struct line_fwd {
+	int (*on_line)(void *arg, const char *line, size_t n);
+	void *arg;
+	int status;
+	struct buf error; /* a non-200 answer's body: its error message */
+};
+
+static void fwd_head(struct httpc_call *call, const struct httpc_resp *resp,
+		     void *arg)
+{
+	struct line_fwd *f = arg;
+
+	(void)call;
+	f->status = resp->status;
+}
+
+static int fwd_line(struct httpc_call *call, const char *p, size_t n, void *arg)
+{
+	struct line_fwd *f = arg;
+
+	(void)call;
+	if (f->status != 200) {
+		buf_append(&f->error, p, n); /* bounded: the rest is cut */
+		return 0;
+	}
+	return f->on_line(f->arg, p, n);
+}
+
+int cli_api_stream(const char *addr, const char *path,
+		   int (*on_line)(void *arg, const char *line, size_t n),
+		   void *arg, char *err, size_t errlen)
+{
+	struct httpc_req r = { 0 };
+	struct httpc_result res;
+	struct line_fwd f = { on_line, arg, 0, { 0 } };
+	struct json *j = NULL;
+	char why[96];
+	int rc;
+
+	if (!*addr) {
+		struct kube_call k = { .on_line = on_line, .arg = arg };
+
+		rc = kube_get(&k, path, err, errlen);
+		if (rc != -ENOENT) {
+			if (!rc && k.status != 200) {
+				rc = answer(k.status, k.body, k.body_len, &j, err, errlen);
+				json_free(j);
+			}
+			free(k.body);
+			return rc;
+		}
+		addr = CLI_DEFAULT_API_ADDR;
+	}
+	if (sock_addr_parse(addr, &r.addr, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "invalid API address \"%s\": %s", addr, why);
+		return -EINVAL;
+	}
+	r.path = path;
+	r.timeout = 10;
+	r.max_body = 1u << 20;
+	r.flags = HTTPC_LINES | HTTPC_NO_REUSE;
+	r.on_head = fwd_head;
+	r.on_data = fwd_line;
+	r.arg = &f;
+	buf_init(&f.error, 64u << 10);
+	rc = httpc_run(&r, &res);
 	if (rc) {
 		snprintf(err, errlen, "cannot reach the public API at %s: %s",
 			 addr, strerror(-rc));
-		return rc;
-	}
-	j = json_parse(res.body, res.body_len, perr, sizeof(perr));
-	if (res.status != 200) {
-		const char *m = j ? json_string(json_get(j, "error")) : NULL;
-
-		snprintf(err, errlen, "%s", m ? m : "the public API answered an error");
-		if (!m)
-			snprintf(err, errlen, "the public API answered %d", res.status);
+	} else if (res.status != 200) {
+		rc = answer(res.status, (const char *)buf_head(&f.error),
+			    buf_len(&f.error), &j, err, errlen);
 		json_free(j);
-		httpc_result_release(&res);
-		return -EPROTO;
 	}
+	buf_release(&f.error);
 	httpc_result_release(&res);
-	if (!j) {
-		snprintf(err, errlen, "the public API's answer is not JSON: %s", perr);
-		return -EPROTO;
-	}
-	*out = j;
-	return 0;
+	return rc;
 }
 
 char *cli_url_escape(const char *s, char *buf, size_t size)

@@ -8,10 +8,16 @@
 #include "conduit/base.h"
 #include "conduit/json.h"
 
-/* where the public API is: --api-addr, else $CONDUIT_API_ADDR, else this */
+/*
+ * Where the public API is: --api-addr, else $CONDUIT_API_ADDR (HOST:PORT,
+ * straight to it); else, when a kubeconfig is found (as kubectl finds
+ * one), through the Kubernetes API server's service proxy to the Service
+ * conduit-api in $CONDUIT_NAMESPACE (conduit), like Conduit's CLI; else
+ * this address (a local `conduit demo`).
+ */
 #define CLI_DEFAULT_API_ADDR "127.0.0.1:8085"
 
-/* cli_api_addr - the flag's value, else the environment, else the default */
+/* cli_api_addr - the flag's value, else the environment, else "" (auto) */
 const char *cli_api_addr(const char *flag_value);
 
 /*
@@ -35,6 +41,15 @@ const char *cli_resource_arg(int argc, char **argv, char *type, size_t size,
 char *cli_tap_path(char *buf, size_t size, const char *res, const char *ns,
 		   const char *name, long long max_rps, const char *method,
 		   const char *path, const char *authority);
+
+/*
+ * cli_api_stream - GET path (a stream of JSON lines) and call
+ * on_line(arg, line, n) for each line (without its newline; non-zero
+ * stops). Returns 0 when the stream ended, or as cli_api_get.
+ */
+int cli_api_stream(const char *addr, const char *path,
+		   int (*on_line)(void *arg, const char *line, size_t n),
+		   void *arg, char *err, size_t errlen);
 
 /* cli_url_escape - s with everything but [A-Za-z0-9._~-] as %XX, into
  * buf; returns buf */

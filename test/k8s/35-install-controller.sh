@@ -43,6 +43,17 @@ run kc get --raw "/api/v1/namespaces/$cp_ns/services/conduit-api:http/proxy/api/
 expect_match "the public API through the apiserver's service proxy lists the controller, meshed" "$OUT" \
 	"\"namespace\":\"$cp_ns\",\"name\":\"$pod\",\"status\":\"Running\",\"ready\":true,\"meshed\":true"
 
+# the CLI with no --api-addr: through the API server, as kubectl would go
+run env CONDUIT_NAMESPACE="$cp_ns" "$CONDUIT" get pods -n "$cp_ns"
+expect_match "conduit get pods: through the apiserver's service proxy" "$OUT" "^$pod +true +Running +yes +deployment/conduit-controller\$"
+run env CONDUIT_NAMESPACE="$cp_ns" "$CONDUIT" stat deploy -n "$cp_ns"
+expect_match "conduit stat deploy: the controller's Deployment, meshed" "$OUT" '^conduit-controller +1/1 '
+run env CONDUIT_NAMESPACE="$cp_ns" "$CONDUIT" version
+expect_match "conduit version: the server's version" "$OUT" '^Server version: v'
+run env CONDUIT_NAMESPACE=no-such-ns "$CONDUIT" stat deploy
+expect_eq "no control plane in that namespace: exit 1" "$RC" 1
+expect_match "with one line saying so" "$ERR" '^conduit stat: '
+
 # least privilege: without the endpointslices rule the controller says why
 kc get clusterrole "$cp_ns-conduit-controller" -o json >"$TMP/role.json" 2>/dev/null ||
 	kc get clusterrole -l conduit.io/control-plane-ns="$cp_ns",conduit.io/control-plane-component=controller -o json |
