@@ -501,7 +501,8 @@ static void on_stat(struct httpd_req *req, void *arg)
 		free(rows.v);
 		return;
 	}
-	qsort(rows.v, rows.n, sizeof(*rows.v), row_cmp);
+	if (rows.n) /* qsort(NULL, 0) is undefined: UBSan stops there */
+		qsort(rows.v, rows.n, sizeof(*rows.v), row_cmp);
 	o = json_new_object();
 	arr = json_new_array();
 	for (size_t i = 0; i < rows.n; i++)
