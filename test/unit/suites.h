@@ -13,6 +13,7 @@
 	SUITE(discovery) \
 	SUITE(promtext)  \
 	SUITE(stats)     \
+	SUITE(promql)    \
 	SUITE(pki)       \
 	SUITE(tmpl)      \
 	SUITE(base64)    \
