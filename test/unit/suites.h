@@ -13,7 +13,6 @@
 	SUITE(discovery) \
 	SUITE(promtext)  \
 	SUITE(stats)     \
-	SUITE(promql)    \
 	SUITE(pki)       \
 	SUITE(tmpl)      \
 	SUITE(base64)    \
@@ -27,6 +26,7 @@
 	SUITE(loop)      \
 	SUITE(flag)      \
 	SUITE(json)      \
+	SUITE(promql)    \
 	SUITE(netlist)   \
 	SUITE(nft)       \
 	SUITE(redirect)  \
