@@ -43,11 +43,21 @@ int promql_quote(const char *s, char *out, size_t size)
 		const char *esc = NULL;
 
 		switch (*s) {
-		case '"': esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		case '\n': esc = "\\n"; break;
-		case '\r': esc = "\\r"; break;
-		case '\t': esc = "\\t"; break;
+		case '"':
+			esc = "\\\"";
+			break;
+		case '\\':
+			esc = "\\\\";
+			break;
+		case '\n':
+			esc = "\\n";
+			break;
+		case '\r':
+			esc = "\\r";
+			break;
+		case '\t':
+			esc = "\\t";
+			break;
 		}
 		if (esc) {
 			if (n + 2 + 2 > size)
@@ -291,7 +301,7 @@ struct promql *promql_new(const struct promql_config *cfg, char *err,
 	p->url = xstrdup(cfg->url);
 	p->cfg.url = p->url;
 	if (p->cfg.timeout <= 0)
-		p->cfg.timeout = 10;
+		p->cfg.timeout = 5;
 	if (!p->cfg.max_body)
 		p->cfg.max_body = 16u << 20;
 	if (!p->cfg.max_samples)

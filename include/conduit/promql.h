@@ -33,7 +33,10 @@ struct json;
  * stats_quantile(), the arithmetic of histogram_quantile(). RPS is the
  * requests over the window, which is what rate() reads.
  *
- * Only http:// (no TLS); the host is resolved once, at start.
+ * A pod with no traffic is still known (rps 0, not "-") when its `up`
+ * series carries namespace and pod target labels, as install's scrape
+ * config gives them. Only http:// (no TLS); the host is resolved once, at
+ * start.
  */
 
 /* --- query building (pure) ---------------------------------------------- */
@@ -97,7 +100,8 @@ int promql_le_index(const char *le);
 struct promql_config {
 	struct ev_loop *loop;
 	const char *url;	/* http://HOST:PORT[/PREFIX]; copied */
-	double timeout;		/* s a query may take (10) */
+	double timeout;		/* s a query may take (5: under the CLI's
+				 * 10, so a slow Prometheus is named) */
 	size_t max_body;	/* bytes of one answer (16 MiB) */
 	size_t max_samples;	/* elements of one answer (200000) */
 };

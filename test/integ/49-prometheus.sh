@@ -136,6 +136,7 @@ expect_eq "the client received nothing: no success rate from either" \
 	"$(field "$E" client success_rate)/$(field "$P" client success_rate)" "None/None"
 expect_eq "both meshed, in both" \
 	"$(field "$E" server meshed_pods)/$(field "$P" server meshed_pods)" "1/1"
+echo "# rps: embedded $(field "$E" server rps) (over the span scraped), Prometheus $(field "$P" server rps) (over the window, as rate() reads)"
 agree "stat svc" server-svc svc -n demo -t 1m
 expect_eq "stat svc: the client's side of the 100" "$(field "$P" server-svc requests)" 100
 agree "stat po" server-1 po -n demo -t 1m
@@ -170,6 +171,23 @@ spawn ctl3 "$CONDUIT" controller --components public-api --cluster-dir "$C" \
 wait_until 10 curl -sf "http://127.0.0.1:$A3ADM/ready"
 run curl -s -w ' %{http_code}' "http://127.0.0.1:$API3PORT/api/v1/stat?resource=deployment"
 expect_match "not Prometheus: 502 with a JSON error naming it" "$OUT" "^\{\"error\":\"Prometheus at http://127.0.0.1:$GPORT answered 404: not JSON.*\} 502$"
+
+# a Prometheus that accepts and never answers: a client that gives up
+# first is forgotten (the queries cancelled), the next one gets a 503
+SPORT2=$(free_port) A4ADM=$(free_port) API4PORT=$(free_port)
+spawn silent /usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); held = []
+while True: held.append(s.accept())' "$SPORT2"
+wait_port 127.0.0.1 "$SPORT2" 10
+spawn ctl4 "$CONDUIT" controller --components public-api --cluster-dir "$C" \
+	--public-api-addr "127.0.0.1:$API4PORT" --admin-addr "127.0.0.1:$A4ADM" \
+	--prometheus-url "http://127.0.0.1:$SPORT2"
+wait_until 10 curl -sf "http://127.0.0.1:$A4ADM/ready"
+run curl -s --max-time 1 "http://127.0.0.1:$API4PORT/api/v1/stat?resource=deployment"
+expect_eq "a silent Prometheus: the client gives up first" "$RC" 28
+run curl -s --max-time 9 -w ' %{http_code}' "http://127.0.0.1:$API4PORT/api/v1/stat?resource=deployment"
+expect_match "the next one: 503, Prometheus did not answer" "$OUT" "^\{\"error\":\"Prometheus at http://127.0.0.1:$SPORT2 did not answer in 5s\"\} 503$"
+check "and the controller lives on" curl -sf "http://127.0.0.1:$A4ADM/live"
 
 # Prometheus down: one line, exit 1
 stop "$PROM_PID"
