@@ -39,6 +39,18 @@ static int flag_log(const char *arg, void *value, char *err, size_t errlen)
 	return 0;
 }
 
+/* flag_prom_url - an http:// URL (resolved later, at start) */
+static int flag_prom_url(const char *arg, void *value, char *err, size_t errlen)
+{
+	if (strncmp(arg, "http://", 7) || !arg[7] || arg[7] == '/') {
+		snprintf(err, errlen, "want http://HOST:PORT%s",
+			 !strncmp(arg, "https://", 8) ? " (https is not supported)" : "");
+		return -EINVAL;
+	}
+	*(const char **)value = arg;
+	return 0;
+}
+
 int applet_controller(int argc, char **argv)
 {
 	struct controller_config cfg;
@@ -85,6 +97,9 @@ int applet_controller(int argc, char **argv)
 			{ FLAG_DURATION, 0, "scrape-interval", &scrape,
 			  "DURATION", "public-api: how often to scrape every meshed pod's proxy /metrics",
 			  NULL },
+			{ FLAG_FUNC, 0, "prometheus-url", &cfg.prometheus_url,
+			  "URL", "public-api: answer stat and edges with PromQL from this Prometheus (http://HOST:PORT[/PREFIX]; no TLS; resolved once, at start) instead of scraping the proxies itself",
+			  "CONDUIT_CONTROLLER_PROMETHEUS_URL", 0, 0, flag_prom_url },
 			{ FLAG_FUNC, 0, "log-level", &cfg.log_level, "LEVEL",
 			  "Log level: error, warn, info, debug, trace",
 			  "CONDUIT_CONTROLLER_LOG", 0, 0, flag_log, "info" },

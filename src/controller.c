@@ -322,11 +322,14 @@ static int start_public_api(struct controller *c)
 		.cluster = c->cluster,
 		.metrics = c->metrics,
 		.scrape_interval = c->cfg->scrape_interval,
+		.prometheus_url = c->cfg->prometheus_url,
 	};
 	char a[SOCK_ADDR_STRLEN], e[128];
 	int r;
 
 	c->public_api = public_api_new(&pc);
+	if (!c->public_api)
+		return -1;
 	r = public_api_listen(c->public_api, &c->cfg->public_api_addr);
 	if (r < 0) {
 		log_error("controller: cannot listen",
@@ -335,9 +338,14 @@ static int start_public_api(struct controller *c)
 			  log_quote(e, sizeof(e), strerror(-r)));
 		return -1;
 	}
-	log_info("controller: public API listening", "addr=%s scrape_interval=%gs",
-		 sock_addr_format(&c->cfg->public_api_addr, a, sizeof(a)),
-		 c->cfg->scrape_interval);
+	if (c->cfg->prometheus_url)
+		log_info("controller: public API listening", "addr=%s prometheus=%s",
+			 sock_addr_format(&c->cfg->public_api_addr, a, sizeof(a)),
+			 c->cfg->prometheus_url);
+	else
+		log_info("controller: public API listening", "addr=%s scrape_interval=%gs",
+			 sock_addr_format(&c->cfg->public_api_addr, a, sizeof(a)),
+			 c->cfg->scrape_interval);
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "conduit/json.h"
 #include "conduit/log.h"
 #include "conduit/map.h"
+#include "conduit/promql.h"
 #include "conduit/stats.h"
 #include "conduit/tap_fanout.h"
 #include "conduit/time.h"
@@ -26,6 +27,7 @@ struct public_api {
 	struct httpd *httpd;
 	struct httpc *httpc;
 	struct stats_store *stats;
+	struct promql *prom; /* --prometheus-url: stats from there */
 	ev_timer scrape;
 	struct map inflight; /* pod key -> struct scrape_call */
 	struct metrics_series *m_scrapes, *m_scrape_errors;
@@ -239,6 +241,74 @@ static void on_pods(struct httpd_req *req, void *arg)
 	respond(req, o);
 }
 
+/* --- the Prometheus backend (--prometheus-url) ---------------------------------- */
+
+/* a stat or edges request waiting for Prometheus */
+struct prom_ask {
+	struct public_api *pa;
+	struct httpd_req *req;
+	httpd_handler again;	   /* the handler, run again with the answer */
+	struct promql_fetch *fetch; /* NULL once over */
+	struct stats_store *store; /* the answer, while `again` runs */
+};
+
+static void on_prom_cancel(struct httpd_req *req, void *arg)
+{
+	struct prom_ask *a = arg;
+
+	(void)req;
+	promql_fetch_cancel(a->fetch);
+	free(a);
+}
+
+static void on_prom_answer(void *arg, struct stats_store *store, int status,
+			   const char *err)
+{
+	struct prom_ask *a = arg;
+
+	a->fetch = NULL;
+	httpd_req_on_cancel(a->req, NULL, NULL);
+	if (status != 200) {
+		respond_error(a->req, status, err);
+	} else {
+		a->store = store;
+		a->again(a->req, a->pa); /* answers: a->req is over */
+	}
+	free(a);
+}
+
+/*
+ * stats_source - the figures a stat or edges request reads: the embedded
+ * store; or, with Prometheus, NULL the first time (the queries are sent,
+ * the request is owned until again(req) runs with the answer, or an
+ * error is answered) and the answer the second time.
+ */
+static const struct stats_store *stats_source(struct public_api *pa,
+					      struct httpd_req *req,
+					      httpd_handler again, unsigned what,
+					      const char *ns, double window)
+{
+	struct prom_ask *a = httpd_req_data(req);
+
+	if (!pa->prom)
+		return pa->stats;
+	if (a)
+		return a->store;
+	a = xcalloc(1, sizeof(*a));
+	a->pa = pa;
+	a->req = req;
+	a->again = again;
+	if (promql_fetch(pa->prom, what, ns, window, on_prom_answer, a,
+			 &a->fetch) < 0) {
+		respond_error(req, 400, "invalid namespace: too long for a query");
+		free(a);
+		return NULL;
+	}
+	httpd_req_set_data(req, a);
+	httpd_req_on_cancel(req, on_prom_cancel, a);
+	return NULL;
+}
+
 /* --- /api/v1/stat ------------------------------------------------------------------- */
 
 struct row {
@@ -363,6 +433,7 @@ static void on_stat(struct httpd_req *req, void *arg)
 	const char *ns = query_ns(req), *name = httpd_req_query(req, "name");
 	struct rows rows = { 0 };
 	const struct cluster_pod **pods;
+	const struct stats_store *store;
 	struct json *o, *arr;
 	char wtext[32], msg[300];
 	double window;
@@ -377,6 +448,13 @@ static void on_stat(struct httpd_req *req, void *arg)
 	}
 	if ((window = query_window(req, wtext, sizeof(wtext))) < 0)
 		return;
+	store = stats_source(pa, req, on_stat,
+			     !strcmp(res, "service") || !strcmp(res, "authority")
+				     ? PROMQL_OUTBOUND | PROMQL_OUTBOUND_LATENCY
+				     : PROMQL_INBOUND,
+			     ns, window);
+	if (!store)
+		return; /* asking Prometheus: on_stat runs again with its answer */
 	if (name && !*name)
 		name = NULL;
 	n = cluster_pods(pa->cfg.cluster, ns, &pods);
@@ -388,7 +466,7 @@ static void on_stat(struct httpd_req *req, void *arg)
 
 			snprintf(key, sizeof(key), "%s/%s", pods[i]->ns,
 				 pods[i]->name);
-			stats_pod_outbound(pa->stats, key, window, on_outbound, &x);
+			stats_pod_outbound(store, key, window, on_outbound, &x);
 		}
 		if (!strcmp(res, "service") && name && ns && !rows.n &&
 		    cluster_service_exists(pa->cfg.cluster, ns, name))
@@ -409,7 +487,7 @@ static void on_stat(struct httpd_req *req, void *arg)
 			row->total++;
 			row->meshed += p->meshed;
 			snprintf(key, sizeof(key), "%s/%s", p->ns, p->name);
-			stats_pod_window(pa->stats, key, window, &w);
+			stats_pod_window(store, key, window, &w);
 			row->tcp += w.tcp_open;
 			if (w.has_data)
 				add_window(row, &w.in, w.seconds);
@@ -423,7 +501,8 @@ static void on_stat(struct httpd_req *req, void *arg)
 		free(rows.v);
 		return;
 	}
-	qsort(rows.v, rows.n, sizeof(*rows.v), row_cmp);
+	if (rows.n) /* qsort(NULL, 0) is undefined: UBSan stops there */
+		qsort(rows.v, rows.n, sizeof(*rows.v), row_cmp);
 	o = json_new_object();
 	arr = json_new_array();
 	for (size_t i = 0; i < rows.n; i++)
@@ -523,6 +602,7 @@ static void on_edges(struct httpd_req *req, void *arg)
 	struct public_api *pa = arg;
 	const char *res = public_api_parse_resource(httpd_req_query(req, "resource"));
 	const struct cluster_pod **pods;
+	const struct stats_store *store;
 	struct edge_ctx x = { .pa = pa };
 	struct json *o;
 	char wtext[32];
@@ -537,6 +617,9 @@ static void on_edges(struct httpd_req *req, void *arg)
 	}
 	if ((window = query_window(req, wtext, sizeof(wtext))) < 0)
 		return;
+	if (!(store = stats_source(pa, req, on_edges, PROMQL_OUTBOUND,
+				   query_ns(req), window)))
+		return; /* asking Prometheus: on_edges runs again with its answer */
 	x.res = res;
 	x.edges = json_new_array();
 	n = cluster_pods(pa->cfg.cluster, query_ns(req), &pods);
@@ -547,7 +630,7 @@ static void on_edges(struct httpd_req *req, void *arg)
 			continue;
 		x.src = pods[i];
 		snprintf(key, sizeof(key), "%s/%s", pods[i]->ns, pods[i]->name);
-		stats_pod_outbound(pa->stats, key, window, on_edge, &x);
+		stats_pod_outbound(store, key, window, on_edge, &x);
 	}
 	free(pods);
 	map_release(&x.seen, NULL);
@@ -631,8 +714,20 @@ struct public_api *public_api_new(const struct public_api_config *cfg)
 	struct httpc_config cc = { .loop = cfg->loop, .max_idle = 256,
 				   .name = "scraper" };
 	double every;
+	char err[300], q[400];
 
 	pa->cfg = *cfg;
+	if (cfg->prometheus_url) {
+		struct promql_config qc = { .loop = cfg->loop,
+					    .url = cfg->prometheus_url };
+
+		if (!(pa->prom = promql_new(&qc, err, sizeof(err)))) {
+			log_error("public-api: cannot use --prometheus-url",
+				  "error=%s", log_quote(q, sizeof(q), err));
+			free(pa);
+			return NULL;
+		}
+	}
 	if (pa->cfg.scrape_interval <= 0)
 		pa->cfg.scrape_interval = 10;
 	every = pa->cfg.scrape_interval;
@@ -659,7 +754,8 @@ struct public_api *public_api_new(const struct public_api_config *cfg)
 		pa->m_scrape_errors = f ? metrics_series_get(f, NULL) : NULL;
 	}
 	ev_timer_init(&pa->scrape, on_scrape_timer, 0.1, every);
-	ev_timer_start(cfg->loop, &pa->scrape);
+	if (!pa->prom) /* else Prometheus scrapes */
+		ev_timer_start(cfg->loop, &pa->scrape);
 	return pa;
 }
 
@@ -673,7 +769,8 @@ void public_api_free(struct public_api *pa)
 	if (!pa)
 		return;
 	ev_timer_stop(pa->cfg.loop, &pa->scrape);
-	httpd_free(pa->httpd);
+	httpd_free(pa->httpd); /* cancels the Prometheus fetches */
+	promql_free(pa->prom);
 	httpc_free(pa->httpc); /* calls in flight end without callback */
 	map_release(&pa->inflight, free);
 	stats_store_free(pa->stats);

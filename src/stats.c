@@ -317,3 +317,33 @@ double stats_quantile(const struct stats_counts *c, double q)
 	}
 	return bound[STATS_NBUCKETS - 2];
 }
+
+/* --- figures computed elsewhere ----------------------------------------------- */
+
+void stats_put(struct stats_store *s, const char *key, double seconds,
+	       const char *authority, const struct stats_counts *c,
+	       double tcp_open)
+{
+	struct pod_ring *r = map_get(&s->pods, key);
+	struct stats_counts *to;
+	struct snap *last;
+
+	if (!r) {
+		/* two snapshots: nothing at 0, everything at `seconds` */
+		r = xcalloc(1, sizeof(*r));
+		r->keep = s->keep;
+		r->v = xcalloc(r->keep, sizeof(*r->v));
+		r->v[1].t = seconds > 0 ? seconds : 1;
+		r->count = 2;
+		r->head = 2 % r->keep;
+		map_put(&s->pods, key, r);
+	}
+	last = (struct snap *)at(r, 0);
+	if (!authority)
+		last->tcp_open += tcp_open;
+	if (!c)
+		return;
+	to = counts_for(last, authority ? "outbound" : "inbound", authority);
+	if (to)
+		stats_counts_add(to, c);
+}

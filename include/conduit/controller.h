@@ -35,6 +35,7 @@ struct controller_config {
 	struct sock_addr public_api_addr;  /* 0.0.0.0:8085 */
 	struct sock_addr admin_addr;	   /* 0.0.0.0:9996 */
 	double scrape_interval;		   /* public-api: s between scrapes */
+	const char *prometheus_url;	   /* public-api: stats from there */
 	enum log_level log_level;
 };
 

@@ -23,7 +23,10 @@
  *
  * Stats come from the embedded backend: the API scrapes every meshed,
  * running pod's proxy (/metrics on its conduit-admin port) every
- * scrape_interval and keeps an hour of snapshots (stats.h).
+ * scrape_interval and keeps an hour of snapshots (stats.h). Or, with
+ * prometheus_url, from a Prometheus that scrapes the proxies (promql.h):
+ * the same answers, computed from PromQL, given when the queries return;
+ * 503 {"error"} when it cannot be reached, 502 when it answers garbage.
  */
 
 struct public_api_config {
@@ -31,10 +34,14 @@ struct public_api_config {
 	struct cluster *cluster;	  /* borrowed */
 	struct metrics_registry *metrics; /* borrowed; may be NULL */
 	double scrape_interval;		  /* s (10) */
+	const char *prometheus_url;	  /* http://HOST:PORT, or NULL (the
+					   * embedded scraper); copied */
 };
 
 struct public_api;
 
+/* public_api_new - NULL (logged) when prometheus_url is not an http://
+ * URL that resolves */
 struct public_api *public_api_new(const struct public_api_config *cfg);
 /* public_api_listen - 0 or a negative errno */
 int public_api_listen(struct public_api *pa, const struct sock_addr *a);

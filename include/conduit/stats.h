@@ -79,4 +79,17 @@ void stats_counts_add(struct stats_counts *a, const struct stats_counts *b);
  */
 double stats_quantile(const struct stats_counts *c, double q);
 
+/*
+ * stats_put - add to pod key's figures over the last `seconds` as another
+ * backend computed them (the Prometheus one: promql.h), for a store used
+ * only that way. authority NULL: inbound counts c and open connections
+ * tcp_open; else that authority's outbound counts (tcp_open ignored; past
+ * STATS_MAX_AUTHORITIES dropped). c NULL: the pod is known, nothing
+ * counted. Afterwards stats_pod_window and stats_pod_outbound answer, for
+ * any window, with has_data, these seconds and the sums put.
+ */
+void stats_put(struct stats_store *s, const char *key, double seconds,
+	       const char *authority, const struct stats_counts *c,
+	       double tcp_open);
+
 #endif

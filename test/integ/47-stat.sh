@@ -15,40 +15,10 @@ for tool in curl; do
 done
 
 C=$TMP/cluster
-mkdir -p "$C"
+stat_cluster "$C"
 SPORT=$(free_port) SADM=$(free_port) CADM=$(free_port)
-# pod NAME DEPLOYMENT IP APP_PORT ADMIN_PORT
-pod() {
-	cat >"$C/$1.yml" <<EOF
-apiVersion: v1
-kind: Pod
-metadata:
-  name: $1
-  namespace: demo
-  labels: {app: $2}
-  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: $2-rs, controller: true, uid: "1"}]
-spec:
-  containers:
-  - {name: app, ports: [{name: http, containerPort: $4}]}
-  - {name: conduit-proxy, ports: [{name: conduit-admin, containerPort: $5}]}
-status: {phase: Running, podIP: $3, conditions: [{type: Ready, status: "True"}]}
----
-apiVersion: apps/v1
-kind: ReplicaSet
-metadata:
-  name: $2-rs
-  namespace: demo
-  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: $2, controller: true, uid: "2"}]
-EOF
-}
-pod server-1 server 127.0.1.20 "$SPORT" "$SADM"
-pod client-1 client 127.0.1.21 1 "$CADM"
-cat >"$C/svc.yml" <<EOF
-apiVersion: v1
-kind: Service
-metadata: {name: server-svc, namespace: demo}
-spec: {selector: {app: server}, ports: [{port: 80, targetPort: http}]}
-EOF
+stat_pod "$C" server-1 server 127.0.1.20 "$SPORT" "$SADM"
+stat_pod "$C" client-1 client 127.0.1.21 1 "$CADM"
 
 spawn backend $PEER backend 127.0.2.20 "$SPORT" 25
 wait_port 127.0.2.20 "$SPORT" 10

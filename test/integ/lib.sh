@@ -198,3 +198,42 @@ start_proxy() {
 
 # hwm_kib PID: the process's peak resident memory (VmHWM) in KiB
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+
+# stat_cluster DIR: a local-mode cluster directory for the stats tests:
+# namespace demo, Service server-svc (port 80 -> the pods' "http" port)
+# selecting app=server; add pods with stat_pod
+stat_cluster() {
+	mkdir -p "$1"
+	cat >"$1/svc.yml" <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: server-svc, namespace: demo}
+spec: {selector: {app: server}, ports: [{port: 80, targetPort: http}]}
+EOF
+}
+
+# stat_pod DIR NAME DEPLOYMENT IP APP_PORT ADMIN_PORT: a running, meshed
+# pod of namespace demo owned by DEPLOYMENT (through its ReplicaSet)
+stat_pod() {
+	cat >"$1/$2.yml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $2
+  namespace: demo
+  labels: {app: $3}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: $3-rs, controller: true, uid: "1"}]
+spec:
+  containers:
+  - {name: app, ports: [{name: http, containerPort: $5}]}
+  - {name: conduit-proxy, ports: [{name: conduit-admin, containerPort: $6}]}
+status: {phase: Running, podIP: $4, conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: $3-rs
+  namespace: demo
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: $3, controller: true, uid: "2"}]
+EOF
+}

@@ -151,6 +151,50 @@ START_TEST(test_garbage)
 }
 END_TEST
 
+/* stats_put: figures computed elsewhere read back through the queries */
+static void count_out(void *arg, const char *authority,
+		      const struct stats_counts *c, double seconds)
+{
+	double *n = arg;
+
+	ck_assert_str_eq(authority, "a.b:80");
+	ck_assert_double_eq(seconds, 60);
+	*n += c->success + c->failure;
+}
+
+START_TEST(test_put)
+{
+	struct stats_store *s = stats_store_new(2);
+	struct stats_counts c = { .success = 8, .failure = 2 };
+	struct stats_window w;
+	double out = 0;
+
+	c.buckets[6] = 10;
+	c.buckets[STATS_NBUCKETS - 1] = 10;
+	stats_put(s, "ns/p", 60, NULL, &c, 0);
+	stats_put(s, "ns/p", 60, NULL, &c, 0);
+	stats_put(s, "ns/p", 60, NULL, NULL, 3);
+	stats_put(s, "ns/p", 60, "a.b:80", &c, 99);
+	stats_put(s, "ns/idle", 60, NULL, NULL, 0);
+	ck_assert_uint_eq(stats_pods(s), 2);
+	stats_pod_window(s, "ns/p", 10, &w);
+	ck_assert(w.has_data);
+	ck_assert_double_eq(w.seconds, 60);
+	ck_assert_double_eq(w.in.success, 16);
+	ck_assert_double_eq(w.in.failure, 4);
+	ck_assert_double_eq(w.in.buckets[6], 20);
+	ck_assert_double_eq(w.tcp_open, 3); /* the outbound's 99 ignored */
+	stats_pod_outbound(s, "ns/p", 3600, count_out, &out);
+	ck_assert_double_eq(out, 10);
+	stats_pod_window(s, "ns/idle", 60, &w);
+	ck_assert(w.has_data);
+	ck_assert_double_eq(w.in.success + w.in.failure, 0);
+	stats_pod_window(s, "ns/nosuch", 60, &w);
+	ck_assert(!w.has_data);
+	stats_store_free(s);
+}
+END_TEST
+
 Suite *stats_suite(void)
 {
 	Suite *s = suite_create("stats");
@@ -160,6 +204,7 @@ Suite *stats_suite(void)
 	tcase_add_test(tc, test_ring_bounded);
 	tcase_add_test(tc, test_quantiles);
 	tcase_add_test(tc, test_garbage);
+	tcase_add_test(tc, test_put);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -27,6 +27,7 @@
 	SUITE(loop)      \
 	SUITE(flag)      \
 	SUITE(json)      \
+	SUITE(promql)    \
 	SUITE(netlist)   \
 	SUITE(nft)       \
 	SUITE(redirect)  \
