@@ -706,7 +706,7 @@ def report(orders, ready, out, env):
             p50, p99 = R.get(wl, cfg, "p50"), R.get(wl, cfg, "p99")
             added = "-"
             if cfg != "direct" and p50 and d50 is not None:
-                added = f"+{med(p50) - d50:.0f} / +{med(p99) - d99:.0f}"
+                added = f"{med(p50) - d50:+.0f} / {med(p99) - d99:+.0f}"
             rss0 = R.get(wl, cfg, "rss0")
             rss, hwm = R.get(wl, cfg, "rss"), R.get(wl, cfg, "hwm")
             mem = (f"{fmt(rss0, spread=False)} / {fmt(rss, spread=False)} / "
