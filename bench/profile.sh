@@ -8,6 +8,9 @@
 # by DSO and by user/kernel; keeps perf.data in build/bench/profile-MODE/.
 # Use the dynamic build (build/conduit, -O2 -g): the static one is
 # stripped. Loopback only; every process stopped by PID.
+# Env: BENCH_CPU (default 1), PERF_F (sampling Hz, default 4000), PERF_G
+# (perf's call-graph flags, default -g; "--call-graph dwarf,16384" for
+# callers through code built without frame pointers).
 set -euo pipefail
 conduit=$(realpath "$1") mode=${2:-h2c} secs=${3:-8}
 cpu=${BENCH_CPU:-1}
@@ -67,6 +70,7 @@ taskset -c "$cpu" "${load[@]}" "http://127.0.0.1:$P1$path" >"$out/load.txt" 2>&1
 pids+=($!)
 lpid=$!
 sleep 1
+# shellcheck disable=SC2086 # PERF_G is a list of flags
 perf record -q -e cpu-clock -F "${PERF_F:-4000}" ${PERF_G:--g} -p "$cpid" -o "$out/perf.data" -- sleep "$secs" \
 	>/dev/null 2>&1
 wait "$lpid" || true
