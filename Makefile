@@ -248,8 +248,8 @@ fuzz: deps $(addprefix $(B)/fuzz/bin/,$(FUZZ_NAMES))
 # --- bench, demo ------------------------------------------------------------
 .PHONY: bench
 bench: deps
-	@$(MAKE) --no-print-directory all static
-	@bench/run $(B)/conduit $(B)/static/conduit
+	@$(MAKE) --no-print-directory static $(B)/test/grpc-peer
+	@bench/run $(B)/static/conduit $(B)/test/grpc-peer
 
 .PHONY: demo
 demo: deps
