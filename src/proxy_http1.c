@@ -177,6 +177,7 @@ struct h1 {
 	bool s_eof;
 	ev_io srd, swr;
 	ev_timer stimer;	/* connect, then response timeout */
+	ev_idle resume;		/* more work was left after STEP_ROUNDS */
 	struct buf sin;		/* from the upstream, not yet parsed */
 	struct buf sout;	/* to the upstream */
 	struct http1_parser *resp;
@@ -902,6 +903,7 @@ static void stop_watchers(struct h1 *h)
 	ev_io_stop(loop, &h->swr);
 	ev_timer_stop(loop, &h->ctimer);
 	ev_timer_stop(loop, &h->stimer);
+	ev_idle_stop(loop, &h->resume);
 }
 
 /* tunnel - the upgrade is agreed: the relay takes both sockets and what
@@ -1003,10 +1005,12 @@ static void step(struct h1 *h)
 	struct proxy_conn *c = h->c;
 	struct proxy_target_metrics *m = c->metrics;
 	struct ev_loop *loop = hloop(h);
+	bool moved = false;
 	int r;
 
+	ev_idle_stop(loop, &h->resume);
 	for (int round = 0; round < STEP_ROUNDS && !h->gone; round++) {
-		bool moved = false;
+		moved = false;
 
 		r = write_side(&h->cout, c->fd, m->src.write_bytes);
 		if (r < 0) {
@@ -1088,6 +1092,13 @@ static void step(struct h1 *h)
 	}
 	if (h->gone)
 		return;
+	/*
+	 * out of rounds with work left (pipelined requests parsed from cin,
+	 * which no socket event will announce again): go on after the
+	 * other connections had their turn
+	 */
+	if (moved)
+		ev_idle_start(loop, &h->resume);
 	watch(loop, &h->cwr, buf_len(&h->cout) > 0);
 	watch(loop, &h->crd, !h->c_eof && !h->client_close &&
 				     buf_room(&h->cin) > 0);
@@ -1112,6 +1123,15 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 		if (h->gone)
 			return;
 	}
+	step(h);
+}
+
+static void on_resume(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct h1 *h = container_of(w, struct h1, resume);
+
+	(void)loop;
+	(void)revents;
 	step(h);
 }
 
@@ -1160,6 +1180,7 @@ static int h1_start(struct proxy_conn *c)
 	h->crd.data = h->cwr.data = h->srd.data = h->swr.data = h;
 	ev_timer_init(&h->ctimer, on_ctimer, 0, 0);
 	ev_timer_init(&h->stimer, on_stimer, 0, 0);
+	ev_idle_init(&h->resume, on_resume);
 	timer_arm(loop, &h->ctimer, c->px->cfg->http_header_timeout);
 	step(h);
 	return 0;

@@ -170,4 +170,27 @@ kill -TERM "$P_PID"
 wait "$P_PID"
 expect_eq "SIGTERM: the proxy drains and exits 0" "$?" 0
 
+# pipelining against a fast origin: more parsed requests than one wakeup's
+# rounds must not wait for a socket event that never comes (regression:
+# h2load --h1 -m10 stalled, then 504s)
+if command -v nginx >/dev/null && command -v h2load >/dev/null; then
+	NP=$(free_port)
+	mkdir -p "$TMP/ngx"
+	cat >"$TMP/ngx/nginx.conf" <<EOF
+worker_processes 1; daemon off; pid $TMP/ngx/nginx.pid; error_log $TMP/ngx/error.log;
+events { worker_connections 256; }
+http { access_log off; client_body_temp_path $TMP/ngx; proxy_temp_path $TMP/ngx;
+  fastcgi_temp_path $TMP/ngx; uwsgi_temp_path $TMP/ngx; scgi_temp_path $TMP/ngx;
+  server { listen 127.0.0.1:$NP; location / { return 200 "ok"; } } }
+EOF
+	spawn nginx nginx -c "$TMP/ngx/nginx.conf" -p "$TMP/ngx"
+	wait_port 127.0.0.1 "$NP" 10
+	start_proxy PL "127.0.0.1:$NP"
+	run timeout 60 h2load --h1 -c4 -m10 -n20000 "http://127.0.0.1:$PL_IN/"
+	expect_match "pipelined HTTP/1.1 (h2load --h1 -m10, 20000 requests): all answered" "$OUT" \
+		'^requests: 20000 total, 20000 started, 20000 done, 20000 succeeded, 0 failed'
+else
+	skip "pipelining against nginx" "nginx or h2load missing (scripts/install-deps)"
+fi
+
 finish
