@@ -10,7 +10,9 @@
 command -v curl >/dev/null || { skip "demo tests" "curl missing"; finish; }
 API=127.0.0.1:$(free_port)
 RATE=20
-spawn demo "$CONDUIT" demo --api-addr "$API" --rate $RATE --subnet 31 \
+# a subnet of its own, so a concurrent run (or a demo) cannot collide
+SUB=$((RANDOM % 150 + 60))
+spawn demo "$CONDUIT" demo --api-addr "$API" --rate $RATE --subnet "$SUB" \
 	--scrape-interval 1s --refresh 1s --duration 120s
 DEMO=$SPAWNED
 S="$CONDUIT stat --api-addr $API"
@@ -20,7 +22,7 @@ val() { /usr/bin/python3 -c "import json,sys; rows=json.load(sys.stdin); r=[x fo
 wait_until 30 sh -c "$S deploy -n emojivoto 2>/dev/null | grep -q '^web .*rps'"
 sleep 15
 J=$(rows)
-expect_match "the demo says what it started and where" "$(cat "$TMP/demo.log")" '^  web +127\.31\.0\.3 +127\.31\.1\.3:8080'
+expect_match "the demo says what it started and where" "$(cat "$TMP/demo.log")" "^  web +127\.$SUB\.0\.3 +127\.$SUB\.1\.3:8080"
 for d in emoji voting web vote-bot; do
 	expect_eq "stat lists deployment $d, meshed" "$(val "$d" meshed_pods <<<"$J")/$(val "$d" total_pods <<<"$J")" "1/1"
 done
@@ -41,9 +43,9 @@ run "$CONDUIT" get pods --api-addr "$API" -n emojivoto
 expect_eq "get pods: four, all meshed and ready" "$(grep -c ' true .* yes ' <<<"$OUT")" 4
 # tap: live lines, both directions, the failing gRPC status among them
 run timeout 6 "$CONDUIT" tap deploy/web -n emojivoto --api-addr "$API"
-expect_match "tap deploy/web: request lines, inbound" "$OUT" '^req id=[0-9]+:[0-9]+ proxy=in +src=[0-9.:]+ dst=127\.31\.1\.3:8080 tls=no_identity :method=GET :authority=web-svc\.emojivoto\.svc\.cluster\.local:80 :path=/api/'
+expect_match "tap deploy/web: request lines, inbound" "$OUT" "^req id=[0-9]+:[0-9]+ proxy=in +src=[0-9.:]+ dst=127\.$SUB\.1\.3:8080 tls=no_identity :method=GET :authority=web-svc\.emojivoto\.svc\.cluster\.local:80 :path=/api/"
 expect_match "response lines with status and latency" "$OUT" '^rsp id=[0-9:]+ proxy=in .* :status=(200|500) latency=[0-9]+µs$'
-expect_match "outbound gRPC to voting, routed to its pod" "$OUT" '^req id=[0-9:]+ proxy=out src=[0-9.:]+ dst=127\.31\.0\.2:8080 .*:path=/emojivoto\.v1\.VotingService/Vote$'
+expect_match "outbound gRPC to voting, routed to its pod" "$OUT" "^req id=[0-9:]+ proxy=out src=[0-9.:]+ dst=127\.$SUB\.0\.2:8080 .*:path=/emojivoto\.v1\.VotingService/Vote\$"
 expect_match "the designed failure: grpc-status=UNKNOWN" "$OUT" '^end id=[0-9:]+ proxy=out .* grpc-status=Unknown|^end id=[0-9:]+ proxy=out .* grpc-status=UNKNOWN'
 run timeout 4 "$CONDUIT" tap deploy/voting -n emojivoto --api-addr "$API" -o json --max-rps 5
 T=$OUT
@@ -64,7 +66,7 @@ wait "$DEMO"
 expect_eq "Ctrl-C: the demo exits 0" "$?" 0
 expect_match "saying it stops" "$(cat "$TMP/demo.log")" '^conduit demo: stopping$'
 if [ -n "$dir" ] && [ ! -e "$dir" ]; then ok "its state directory is gone"; else not_ok "$dir is still there"; fi
-left=$(pgrep -f -- "127\.31\.[01]\." | wc -l)
+left=$(pgrep -f -- "127\.$SUB\.[01]\." | wc -l)
 expect_eq "no process of it is left" "$left" 0
 run curl -s -m 2 "http://$API/api/v1/version"
 expect_eq "the public API is down" "$RC" 7
