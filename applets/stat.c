@@ -2,7 +2,7 @@
 /*
  * stat.c - `conduit stat`: success rate, request rate and latency
  *
- *   conduit stat RESOURCE [NAME] [-n NS | -A] [-t WINDOW] [-o table|json]
+ *   conduit stat RESOURCE [NAME] [-n NS | -A] [-t WINDOW] [-o table|wide|json]
  *
  * RESOURCE is deployment (deploy), pod (po), namespace (ns), service
  * (svc) or authority (au); RESOURCE/NAME works too. Reads the public API
@@ -31,14 +31,14 @@ int applet_stat(int argc, char **argv)
 		{ FLAG_STRING, 't', "time-window", &window, "WINDOW",
 		  "The window: 10s, 1m, 10m, 1h (default 1m)" },
 		{ FLAG_STRING, 'o', "output", &output, "FORMAT",
-		  "Output: table or json (default table)" },
+		  "Output: table, wide (adds bytes/s) or json (default table)" },
 		{ FLAG_STRING, 0, "api-addr", &api, "HOST:PORT",
 		  "The public API (default $CONDUIT_API_ADDR, else 127.0.0.1:8085)" },
 		{ FLAG_END },
 	};
 	const struct flag_cmd cmd = {
 		.name = "stat",
-		.usage = "conduit stat RESOURCE [NAME] [-n NS | -A] [-t WINDOW] [-o table|json]",
+		.usage = "conduit stat RESOURCE [NAME] [-n NS | -A] [-t WINDOW] [-o table|wide|json]",
 		.summary = "Show success rate, request rate and latency",
 		.details = "RESOURCE is deployment (deploy), pod (po), namespace (ns), service (svc)\n"
 			   "or authority (au); deployment, pod and namespace count the traffic their\n"
@@ -68,8 +68,9 @@ int applet_stat(int argc, char **argv)
 	if (!(res = public_api_parse_resource(rbuf)))
 		return flag_usage_error(&cmd, "unknown resource type \"%s\": want deployment, pod, namespace, service or authority",
 					rbuf);
-	if (strcmp(output, "table") && strcmp(output, "json"))
-		return flag_usage_error(&cmd, "invalid value \"%s\" for -o: want table or json",
+	if (strcmp(output, "table") && strcmp(output, "wide") &&
+	    strcmp(output, "json"))
+		return flag_usage_error(&cmd, "invalid value \"%s\" for -o: want table, wide or json",
 					output);
 	if (!strcmp(res, "namespace") || !strcmp(res, "authority"))
 		all = true;
@@ -88,7 +89,8 @@ int applet_stat(int argc, char **argv)
 		free(text);
 	} else {
 		cli_print_stat(stdout, json_get(doc, "rows"),
-			       all && strcmp(res, "namespace"), res);
+			       all && strcmp(res, "namespace"), res,
+			       !strcmp(output, "wide"));
 	}
 	json_free(doc);
 	return 0;

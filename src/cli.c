@@ -380,22 +380,24 @@ char *cli_fmt_ms(const struct json *v, char *buf, size_t size)
 }
 
 void cli_print_stat(FILE *f, const struct json *rows, bool all_ns,
-		    const char *res)
+		    const char *res, bool wide)
 {
 	static const char *const head[] = { "NAMESPACE", "NAME", "MESHED",
 					    "SUCCESS", "RPS", "LATENCY_P50",
 					    "LATENCY_P95", "LATENCY_P99",
-					    "TCP_CONN" };
+					    "TCP_CONN", "READ_BYTES/SEC",
+					    "WRITE_BYTES/SEC" };
 	bool out = !strcmp(res, "authority") || !strcmp(res, "service");
-	size_t skip = all_ns ? 0 : 1;
+	size_t skip = all_ns ? 0 : 1, ncols = ARRAY_SIZE(head) - (wide ? 0 : 2);
 	struct cli_table t;
 
-	cli_table_init(&t, ARRAY_SIZE(head) - skip, head + skip);
+	cli_table_init(&t, ncols - skip, head + skip);
 	for (size_t i = 0; i < json_count(rows); i++) {
 		const struct json *r = json_at(rows, i);
 		char meshed[32], sr[32], rps[32], p50[32], p95[32], p99[32], tcp[32];
-		const char *cells[9];
-		double m = 0, tot = 0, tc = 0;
+		char rb[32], wb[32];
+		const char *cells[11];
+		double m = 0, tot = 0, tc = 0, v;
 
 		json_number(json_get(r, "meshed_pods"), &m);
 		json_number(json_get(r, "total_pods"), &tot);
@@ -405,6 +407,14 @@ void cli_print_stat(FILE *f, const struct json *rows, bool all_ns,
 		else
 			snprintf(meshed, sizeof(meshed), "%.0f/%.0f", m, tot);
 		snprintf(tcp, sizeof(tcp), out ? "-" : "%.0f", tc);
+		if (json_number(json_get(r, "read_bytes_per_sec"), &v))
+			snprintf(rb, sizeof(rb), "%.1fB/s", v);
+		else
+			snprintf(rb, sizeof(rb), "-");
+		if (json_number(json_get(r, "write_bytes_per_sec"), &v))
+			snprintf(wb, sizeof(wb), "%.1fB/s", v);
+		else
+			snprintf(wb, sizeof(wb), "-");
 		cells[0] = json_string(json_get(r, "namespace"));
 		cells[1] = json_string(json_get(r, "name"));
 		cells[2] = meshed;
@@ -414,6 +424,8 @@ void cli_print_stat(FILE *f, const struct json *rows, bool all_ns,
 		cells[6] = cli_fmt_ms(json_get(r, "latency_ms_p95"), p95, sizeof(p95));
 		cells[7] = cli_fmt_ms(json_get(r, "latency_ms_p99"), p99, sizeof(p99));
 		cells[8] = tcp;
+		cells[9] = rb;
+		cells[10] = wb;
 		cli_table_add(&t, cells + skip);
 	}
 	if (!json_count(rows))

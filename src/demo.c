@@ -389,7 +389,8 @@ static void show_stats(struct demo *d, bool tty)
 			&doc, err, sizeof(err)) < 0) {
 		printf("(%s)\n", err);
 	} else {
-		cli_print_stat(stdout, json_get(doc, "rows"), false, "deployment");
+		cli_print_stat(stdout, json_get(doc, "rows"), false, "deployment",
+			       false);
 		json_free(doc);
 	}
 	if (!tty)

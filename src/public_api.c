@@ -316,6 +316,7 @@ struct row {
 	unsigned meshed, total;
 	struct stats_counts c;
 	double rps;
+	double read_bps, write_bps; /* inbound bytes a second, from/to clients */
 	double tcp;
 	bool has_data;
 };
@@ -356,8 +357,11 @@ static void add_window(struct row *row, const struct stats_counts *c,
 		       double seconds)
 {
 	stats_counts_add(&row->c, c);
-	if (seconds > 0)
+	if (seconds > 0) {
 		row->rps += (c->success + c->failure) / seconds;
+		row->read_bps += c->read_bytes / seconds;
+		row->write_bps += c->write_bytes / seconds;
+	}
 	row->has_data = true;
 }
 
@@ -394,7 +398,8 @@ static void on_outbound(void *arg, const char *authority,
 	add_window(row, c, seconds);
 }
 
-static struct json *row_json(const char *res, const struct row *r)
+static struct json *row_json(const char *res, const struct row *r,
+			     bool bytes_known)
 {
 	struct json *j = json_new_object();
 	double total = r->c.success + r->c.failure;
@@ -415,6 +420,14 @@ static struct json *row_json(const char *res, const struct row *r)
 	json_set(j, "latency_ms_p95", num_or_null(stats_quantile(&r->c, 0.95)));
 	json_set(j, "latency_ms_p99", num_or_null(stats_quantile(&r->c, 0.99)));
 	json_set_number(j, "tcp_open_connections", r->tcp);
+	/* inbound bytes come from the scraped TCP counters: not for
+	 * service/authority rows, nor from the Prometheus backend yet */
+	json_set(j, "read_bytes_per_sec",
+		 bytes_known && r->has_data ? json_new_number(r->read_bps)
+					    : json_new_null());
+	json_set(j, "write_bytes_per_sec",
+		 bytes_known && r->has_data ? json_new_number(r->write_bps)
+					    : json_new_null());
 	return j;
 }
 
@@ -506,7 +519,9 @@ static void on_stat(struct httpd_req *req, void *arg)
 	o = json_new_object();
 	arr = json_new_array();
 	for (size_t i = 0; i < rows.n; i++)
-		json_push(arr, row_json(res, &rows.v[i]));
+		json_push(arr, row_json(res, &rows.v[i],
+					!pa->prom && strcmp(res, "service") &&
+						strcmp(res, "authority")));
 	json_set_string(o, "resource", res);
 	json_set_string(o, "window", wtext);
 	json_set(o, "rows", arr);

@@ -155,6 +155,16 @@ static int take_sample(void *arg, const struct promtext_sample *p)
 		if (i >= 0 &&
 		    (c = counts_for(s, dir, promtext_label(p, "authority"))))
 			c->buckets[i] += p->value;
+	} else if (!strcmp(p->name, "tcp_read_bytes_total") ||
+		   !strcmp(p->name, "tcp_write_bytes_total")) {
+		const char *peer = promtext_label(p, "peer");
+
+		if (dir && !strcmp(dir, "inbound") && peer && !strcmp(peer, "src")) {
+			if (p->name[4] == 'r')
+				s->in.read_bytes += p->value;
+			else
+				s->in.write_bytes += p->value;
+		}
 	} else if (!strcmp(p->name, "tcp_open_connections")) {
 		const char *peer = promtext_label(p, "peer");
 
@@ -231,6 +241,8 @@ static void counts_delta(struct stats_counts *out, const struct stats_counts *a,
 {
 	out->success = delta(a->success, b->success);
 	out->failure = delta(a->failure, b->failure);
+	out->read_bytes = delta(a->read_bytes, b->read_bytes);
+	out->write_bytes = delta(a->write_bytes, b->write_bytes);
 	for (int i = 0; i < STATS_NBUCKETS; i++)
 		out->buckets[i] = delta(a->buckets[i], b->buckets[i]);
 }
@@ -288,6 +300,8 @@ void stats_counts_add(struct stats_counts *a, const struct stats_counts *b)
 {
 	a->success += b->success;
 	a->failure += b->failure;
+	a->read_bytes += b->read_bytes;
+	a->write_bytes += b->write_bytes;
 	for (int i = 0; i < STATS_NBUCKETS; i++)
 		a->buckets[i] += b->buckets[i];
 }

@@ -79,9 +79,10 @@ char *cli_fmt_ms(const struct json *v, char *buf, size_t size);
 /*
  * cli_print_stat - the rows of a /api/v1/stat answer as `conduit stat`'s
  * table (NAMESPACE first when all_ns; MESHED and TCP_CONN are "-" for
- * service and authority, which count outbound traffic)
+ * service and authority, which count outbound traffic); wide adds the
+ * inbound bytes a second read from and written to clients
  */
 void cli_print_stat(FILE *f, const struct json *rows, bool all_ns,
-		    const char *res);
+		    const char *res, bool wide);
 
 #endif

@@ -23,6 +23,7 @@
 struct stats_counts {
 	double success, failure;
 	double buckets[STATS_NBUCKETS]; /* cumulative, like le buckets */
+	double read_bytes, write_bytes;	/* inbound: from and to clients */
 };
 
 struct stats_store;

@@ -72,6 +72,9 @@ expect_match "the table: header" "$OUT" '^NAME +MESHED +SUCCESS +RPS +LATENCY_P5
 expect_match "the table: server 80.00%" "$OUT" '^server +1/1 +80\.00% +[0-9.]+rps +[0-9.]+ms'
 expect_match "the table: client without traffic shows no success rate, 0 rps" "$OUT" '^client +1/1 +- +0\.0rps +- +- +- +0$'
 
+run $S deploy -n demo -t 1h -o wide
+expect_match "-o wide adds the bytes a second" "$OUT" '^NAME +MESHED .* TCP_CONN +READ_BYTES/SEC +WRITE_BYTES/SEC$'
+expect_match "and the server read and wrote some" "$OUT" '^server +1/1 .* [1-9][0-9.]*B/s +[1-9][0-9.]*B/s$'
 run $S svc -n demo -t 1h -o json
 J=$OUT
 expect_eq "stat svc: the client's side of the same 100 requests" "$(val server-svc requests)" "100"
