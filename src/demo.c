@@ -234,10 +234,9 @@ static bool ready(struct demo *d, const char *ip, int port, double secs)
 		struct httpc_result res;
 		int st = -1;
 
-		if (httpc_run(&r, &res) == 0) {
+		if (httpc_run(&r, &res) == 0)
 			st = res.status;
-			httpc_result_release(&res);
-		}
+		httpc_result_release(&res); /* filled in either way */
 		if (st == 200)
 			return true;
 		if (dead_child(d, &st))

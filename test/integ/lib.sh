@@ -237,3 +237,14 @@ metadata:
   ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: $3, controller: true, uid: "2"}]
 EOF
 }
+
+# rss_bound KIB: KIB, or 4x that when $CONDUIT is built with AddressSanitizer
+# (its shadow memory and quarantine inflate RSS; the bound is about leaks
+# and buffering, which ASan would not hide)
+rss_bound() {
+	if grep -q __asan_init "$CONDUIT" 2>/dev/null; then
+		echo $(($1 * 4))
+	else
+		echo "$1"
+	fi
+}
