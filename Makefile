@@ -35,7 +35,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 $(WARN) -fno-strict-aliasing
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -I$(GEN)
 LDFLAGS ?=
-LIBS := -lev -lnghttp2 -lcjson -lprotobuf-c -lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lyaml -lm
+LIBS := -lev -lcares -lnghttp2 -lcjson -lprotobuf-c -lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lyaml -lm
 
 SRCS := $(wildcard src/*.c)
 APPLET_SRCS := $(wildcard applets/*.c)
@@ -130,7 +130,7 @@ $(B)/static/obj/cJSON.o: $(CJSON_DIR)/cJSON.c
 	@echo "  CC      $@"
 	@$(CC) -O2 -std=c89 -c $< -o $@
 
-STATIC_LIBS := -lev -lnghttp2 -lprotobuf-c -lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lyaml -lm
+STATIC_LIBS := -lev -lcares -lnghttp2 -lprotobuf-c -lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lyaml -lm
 
 .PHONY: static
 static: $(B)/static/conduit

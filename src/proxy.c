@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conduit/discovery.h"
+#include "conduit/resolve.h"
 #include "conduit/log.h"
 #include "conduit/proxy_admin.h"
 #include "conduit/proxy_h2.h"
@@ -712,27 +713,102 @@ static void raise_fd_limit(const struct proxy_config *cfg)
 }
 
 /*
- * start_discovery - a client of the destination component when one is
- * configured. An IP:port only for now: a name (the injected
- * conduit-dst.<ns>.svc...) needs the asynchronous resolver, and until it
- * exists the proxy routes by original destination, saying so.
+ * The destination component's address is normally a name
+ * (conduit-dst.<ns>.svc.cluster.local:8086): it is resolved with c-ares,
+ * never blocking the loop. Until it resolves the proxy routes by original
+ * destination (service discovery degraded, not an error: /ready stays
+ * up), retrying with a backoff and saying why.
  */
+#define DST_RETRY_MAX 30.0 /* s */
+
+static void discovery_on(struct proxy *px, const struct sock_addr *a)
+{
+	struct discovery_config dc = { .loop = px->loop, .addr = *a };
+	char as[SOCK_ADDR_STRLEN], q[128];
+
+	px->discovery = discovery_new(&dc);
+	log_info("service discovery on", "destination=%s addr=%s",
+		 log_quote(q, sizeof(q), px->cfg->destination_addr),
+		 sock_addr_format(a, as, sizeof(as)));
+}
+
+static void dst_lookup(struct proxy *px);
+
+static void on_dst_resolved(void *arg, const struct sock_addr *addrs, size_t n,
+			    const char *error)
+{
+	struct proxy *px = arg;
+	char q[128], e[128];
+	double back;
+
+	if (n) {
+		if (px->dst_failures)
+			log_info("the destination component's name resolves now",
+				 "after_failures=%u", px->dst_failures);
+		px->dst_failures = 0;
+		discovery_on(px, &addrs[0]);
+		return;
+	}
+	if (!px->resolver)
+		return; /* shutting down */
+	back = MIN(DST_RETRY_MAX, (double)(1u << MIN(px->dst_failures, 5u)));
+	px->dst_failures++;
+	/* the first failure, then one line in ten: a cluster without
+	 * DNS must not fill the log */
+	if (px->dst_failures % 10 == 1)
+		log_warn("service discovery degraded: cannot resolve the destination "
+			 "component; routing by original destination meanwhile",
+			 "destination=%s error=%s failures=%u retry_in=%.0fs",
+			 log_quote(q, sizeof(q), px->cfg->destination_addr),
+			 log_quote(e, sizeof(e), error), px->dst_failures, back);
+	ev_timer_set(&px->dst_retry, back, 0);
+	ev_timer_start(px->loop, &px->dst_retry);
+}
+
+static void dst_lookup(struct proxy *px)
+{
+	char host[256], err[96], q[128];
+	int port;
+
+	if (resolve_split_host_port(px->cfg->destination_addr, host,
+				    sizeof(host), &port, err, sizeof(err)) < 0 ||
+	    resolver_lookup(px->resolver, host, port, on_dst_resolved, px) < 0) {
+		log_warn("service discovery off: a bad destination address",
+			 "destination=%s error=%s",
+			 log_quote(q, sizeof(q), px->cfg->destination_addr),
+			 err);
+	}
+}
+
+static void on_dst_retry(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	dst_lookup(container_of(t, struct proxy, dst_retry));
+}
+
+/* start_discovery - a client of the destination component if one is set */
 static void start_discovery(struct proxy *px)
 {
 	const char *a = px->cfg->destination_addr;
-	struct discovery_config dc = { .loop = px->loop };
-	char err[96], q[128], e[128];
+	struct sock_addr sa;
+	char err[96], q[128];
 
 	if (!a || !*a)
 		return;
-	if (sock_addr_parse(a, &dc.addr, err, sizeof(err)) < 0) {
-		log_warn("service discovery off: the destination address is not an IP:port",
-			 "addr=%s error=%s", log_quote(q, sizeof(q), a),
-			 log_quote(e, sizeof(e), err));
+	if (sock_addr_parse(a, &sa, err, sizeof(err)) == 0) {
+		discovery_on(px, &sa);
 		return;
 	}
-	px->discovery = discovery_new(&dc);
-	log_info("service discovery on", "destination=%s", log_quote(q, sizeof(q), a));
+	px->resolver = resolver_new(px->loop, px->cfg->resolv_conf, err,
+				    sizeof(err));
+	if (!px->resolver) {
+		log_warn("service discovery off: no DNS resolver",
+			 "destination=%s error=%s", log_quote(q, sizeof(q), a),
+			 err);
+		return;
+	}
+	dst_lookup(px);
 }
 
 struct proxy *proxy_new(const struct proxy_config *cfg, struct ev_loop *loop)
@@ -755,6 +831,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct ev_loop *loop)
 	pool_init(&px->linger_pool, sizeof(struct linger_conn), LINGER_MAX,
 		  LINGER_MAX);
 	ev_timer_init(&px->accept_pause, on_accept_pause, ACCEPT_PAUSE, 0);
+	ev_timer_init(&px->dst_retry, on_dst_retry, 1, 0);
 	px->env_json = proxy_config_json(cfg);
 	if (!px->env_json)
 		die("out of memory");
@@ -824,6 +901,13 @@ void proxy_free(struct proxy *px)
 		listener_close(px, &px->listeners[i]);
 	ev_timer_stop(px->loop, &px->grace);
 	ev_timer_stop(px->loop, &px->accept_pause);
+	{
+		struct resolver *r = px->resolver;
+
+		px->resolver = NULL; /* its callbacks now see the shutdown */
+		resolver_free(r);
+		ev_timer_stop(px->loop, &px->dst_retry);
+	}
 	if (px->signals_on)
 		loop_signals_release(&px->signals);
 	proxy_admin_free(px->admin);

@@ -52,6 +52,7 @@ void proxy_config_init(struct proxy_config *cfg)
 	cfg->shutdown_grace = 25 * NSEC_PER_SEC;
 	cfg->admin_request_timeout = 10 * NSEC_PER_SEC;
 	cfg->max_connections = 10000;
+	cfg->resolv_conf = "/etc/resolv.conf";
 	cfg->h2_max_concurrent_streams = 100;
 	cfg->h2_max_header_list = 64 << 10;
 	cfg->h2_max_pending = 1000;
@@ -361,6 +362,10 @@ int proxy_config_parse(struct proxy_config *cfg, int *argc, char ***argv)
 		  "(outbound HTTP is routed by Host/:authority to the service's "
 		  "endpoints; unset: to the original destination)",
 		  "CONDUIT_PROXY_DESTINATION_SVC_ADDR" },
+		{ FLAG_STRING, 0, "resolv-conf", &cfg->resolv_conf, "FILE",
+		  "DNS servers, search path and ndots for names such as the "
+		  "destination component's",
+		  "CONDUIT_PROXY_RESOLV_CONF" },
 		{ FLAG_FUNC, 0, "inbound-ports-disable-protocol-detection",
 		  &cfg->inbound_no_detect, "PORTS",
 		  "Inbound ports relayed as TCP at once (server-first protocols)",

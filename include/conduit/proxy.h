@@ -134,6 +134,7 @@ struct proxy_h2;
 struct linger_conn;
 struct discovery;
 struct proxy_tap;
+struct resolver;
 
 struct proxy {
 	struct ev_loop *loop;
@@ -143,6 +144,9 @@ struct proxy {
 	struct proxy_metrics *metrics;
 	struct proxy_admin *admin;
 	struct discovery *discovery;	/* NULL: no service discovery */
+	struct resolver *resolver;	/* DNS (c-ares); NULL until needed */
+	ev_timer dst_retry;		/* resolve the destination again */
+	unsigned dst_failures;		/* lookups failed in a row */
 	struct proxy_tap *tap;		/* the control port's tap server */
 	struct retry_budget retries;	/* bounds retries on other endpoints */
 	size_t ntaps;			/* taps open: 0 costs nothing */

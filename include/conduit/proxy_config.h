@@ -55,8 +55,10 @@ struct proxy_config {
 	bool has_inbound_forward;	     /* explicit mode */
 	/* who may open a tap on the control port (until identity) */
 	struct netlist_cidrs tap_allow;
-	/* the destination component (IP:port); NULL: no discovery */
+	/* the destination component (HOST:PORT, the name resolved with
+	 * resolv_conf); NULL: no discovery */
 	const char *destination_addr;
+	const char *resolv_conf; /* DNS servers and search path */
 	struct sock_addr inbound_forward;    /* where inbound traffic goes */
 	/* server-first ports: no protocol detection, straight to TCP */
 	struct proxy_ports inbound_no_detect;

@@ -24,6 +24,7 @@
 	SUITE(arena)     \
 	SUITE(time)      \
 	SUITE(sock)      \
+	SUITE(resolve)   \
 	SUITE(loop)      \
 	SUITE(flag)      \
 	SUITE(json)      \
