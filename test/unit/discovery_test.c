@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* discovery_test.c - unit tests for discovery.c (names) and destination.c (addresses) */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "conduit/json.h"
 
 #include "conduit/destination.h"
 #include "conduit/discovery.h"
@@ -85,6 +89,217 @@ START_TEST(test_tcp_addr_round_trip)
 }
 END_TEST
 
+
+/* --- the balancer, against a real destination server in this process --- */
+
+struct bal {
+	struct ev_loop *loop;
+	struct cluster *cl;
+	struct destination *dst;
+	struct discovery *d;
+};
+
+static void bal_put(struct bal *b, enum cluster_op op, const char *text)
+{
+	char err[256] = "";
+	struct json *j = json_parse(text, strlen(text), err, sizeof(err));
+
+	ck_assert_msg(j, "bad fixture: %s", err);
+	ck_assert_msg(cluster_apply(b->cl, op, j, err, sizeof(err)) >= 0, "%s", err);
+	json_free(j);
+}
+
+static void bal_pod(struct bal *b, enum cluster_op op, int n)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text),
+		 "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"web-%d\",\"namespace\":\"shop\","
+		 "\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":\"app\","
+		 "\"ports\":[{\"name\":\"http\",\"containerPort\":8080}]}]},"
+		 "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.9.0.%d\","
+		 "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
+		 n, n);
+	bal_put(b, op, text);
+}
+
+static void bal_start(struct bal *b, int npods)
+{
+	struct cluster_config cc = { .derive_endpoints = true };
+	struct destination_config dc = { 0 };
+	struct discovery_config qc = { 0 };
+	struct sock_addr a;
+	char err[64];
+
+	b->loop = ev_loop_new(EVFLAG_AUTO);
+	b->cl = cluster_new(&cc);
+	bal_put(b, CLUSTER_UPSERT,
+		"{\"kind\":\"Service\",\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\"},"
+		"\"spec\":{\"selector\":{\"app\":\"web\"},\"ports\":["
+		"{\"name\":\"http\",\"port\":80,\"targetPort\":\"http\"}]}}");
+	for (int i = 1; i <= npods; i++)
+		bal_pod(b, CLUSTER_UPSERT, i);
+	cluster_set_synced(b->cl, true);
+	dc.loop = b->loop;
+	dc.cluster = b->cl;
+	b->dst = destination_new(&dc);
+	ck_assert_ptr_nonnull(b->dst);
+	ck_assert_int_eq(sock_addr_parse("127.0.0.1:0", &a, err, sizeof(err)), 0);
+	ck_assert_int_eq(destination_listen(b->dst, &a), 0);
+	ck_assert_int_eq(destination_local_addr(b->dst, &qc.addr), 0);
+	qc.loop = b->loop;
+	b->d = discovery_new(&qc);
+}
+
+static void bal_stop(struct bal *b)
+{
+	discovery_free(b->d);
+	destination_free(b->dst);
+	cluster_free(b->cl);
+	ev_loop_destroy(b->loop);
+}
+
+#define WEB "web.shop.svc.cluster.local:80"
+
+/* bal_until - run the loop until the service has n endpoints (5 s) */
+static struct dsc_service *bal_until(struct bal *b, size_t n)
+{
+	struct dsc_service *s = NULL;
+	struct discovery_stats st;
+
+	for (int i = 0; i < 500; i++) {
+		s = discovery_lookup(b->d, WEB);
+		discovery_stats(b->d, &st);
+		if (dsc_service_state(s) == DSC_READY && st.endpoints == n)
+			return s;
+		ev_run(b->loop, EVRUN_ONCE | EVRUN_NOWAIT);
+		usleep(10000);
+	}
+	ck_abort_msg("the service never reached %zu endpoints", n);
+	return s;
+}
+
+static int ep_index(const struct dsc_endpoint *e)
+{
+	return ntohl(e->addr.u.in4.sin_addr.s_addr) & 0xff;
+}
+
+/*
+ * A thousand requests a second, open loop, on a virtual clock: endpoint
+ * 3 answers in 50 ms, the others in 10 ms. Requests in flight count as
+ * pending, so the balancer sees both latency and load.
+ */
+static void simulate(struct dsc_service *s, struct bal *b, int requests,
+		     unsigned picks[4])
+{
+	enum { MAXQ = 256 };
+	struct {
+		struct dsc_endpoint *e;
+		int done_at, lat;
+	} q[MAXQ];
+	int nq = 0;
+
+	for (int t = 0; t < requests; t++) {
+		for (int i = 0; i < nq;) {
+			if (q[i].done_at <= t) {
+				dsc_done(b->d, q[i].e, (int64_t)q[i].lat * 1000000);
+				dsc_release(q[i].e);
+				q[i] = q[--nq];
+			} else {
+				i++;
+			}
+		}
+		struct dsc_endpoint *e = dsc_pick(s);
+
+		ck_assert_ptr_nonnull(e);
+		ck_assert_int_lt(nq, MAXQ);
+		picks[ep_index(e)]++;
+		q[nq].e = e;
+		q[nq].lat = ep_index(e) == 3 ? 50 : 10;
+		q[nq].done_at = t + q[nq].lat;
+		nq++;
+	}
+	while (nq) {
+		nq--;
+		dsc_done(b->d, q[nq].e, (int64_t)q[nq].lat * 1000000);
+		dsc_release(q[nq].e);
+	}
+}
+
+START_TEST(test_balancer)
+{
+	struct bal b;
+	struct dsc_service *s;
+	unsigned picks[4] = { 0 };
+
+	bal_start(&b, 3);
+	s = bal_until(&b, 3);
+
+	/* a slow endpoint gets proportionally less */
+	simulate(s, &b, 6000, picks);
+	ck_assert_msg(picks[3] * 3 < picks[1] && picks[3] * 3 < picks[2],
+		      "slow endpoint: %u picks vs %u and %u", picks[3], picks[1],
+		      picks[2]);
+	ck_assert_uint_eq(picks[1] + picks[2] + picks[3], 6000);
+
+	/* a dead one (its connects fail) gets none while it backs off */
+	{
+		struct dsc_endpoint *dead = NULL;
+
+		for (int i = 0; i < 50 && !dead; i++) {
+			struct dsc_endpoint *e = dsc_pick(s);
+
+			if (ep_index(e) == 2)
+				dead = e;
+			else
+				dsc_done(b.d, e, -1), dsc_release(e);
+		}
+		ck_assert_ptr_nonnull(dead);
+		dsc_connect_failed(b.d, dead);
+		dsc_done(b.d, dead, -1);
+		dsc_release(dead);
+		memset(picks, 0, sizeof(picks));
+		for (int i = 0; i < 1000; i++) {
+			struct dsc_endpoint *e = dsc_pick(s);
+
+			picks[ep_index(e)]++;
+			dsc_done(b.d, e, 10 * 1000000);
+			dsc_release(e);
+		}
+		ck_assert_uint_eq(picks[2], 0);
+		ck_assert_uint_eq(picks[1] + picks[3], 1000);
+	}
+
+	/* an endpoint removed from the cluster is never picked again */
+	bal_pod(&b, CLUSTER_DELETE, 1);
+	s = bal_until(&b, 2);
+	memset(picks, 0, sizeof(picks));
+	for (int i = 0; i < 500; i++) {
+		struct dsc_endpoint *e = dsc_pick(s);
+
+		picks[ep_index(e)]++;
+		dsc_done(b.d, e, 10 * 1000000);
+		dsc_release(e);
+	}
+	ck_assert_uint_eq(picks[1], 0);
+	/* endpoint 2 still backs off, so 3 takes all; when every endpoint
+	 * fails, they are tried anyway rather than failing the request */
+	ck_assert_uint_eq(picks[3], 500);
+	{
+		struct dsc_endpoint *e = dsc_pick(s);
+
+		dsc_connect_failed(b.d, e);
+		dsc_done(b.d, e, -1);
+		dsc_release(e);
+		e = dsc_pick(s);
+		ck_assert_ptr_nonnull(e);
+		dsc_done(b.d, e, -1);
+		dsc_release(e);
+	}
+	bal_stop(&b);
+}
+END_TEST
+
 Suite *discovery_suite(void)
 {
 	Suite *s = suite_create("discovery");
@@ -92,6 +307,7 @@ Suite *discovery_suite(void)
 
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_tcp_addr_round_trip);
+	tcase_add_test(tc, test_balancer);
 	suite_add_tcase(s, tc);
 	return s;
 }
