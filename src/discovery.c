@@ -89,12 +89,50 @@ bool discovery_name(const char *host, size_t len, char *out, size_t size)
 
 /* --- endpoints ------------------------------------------------------------------ */
 
+const char *const dsc_label_names[DSC_LABELS] = {
+	"dst_namespace", "dst_service",	    "dst_pod",
+	"dst_serviceaccount", "dst_deployment", "dst_statefulset",
+	"dst_daemonset", "dst_replicaset",  "dst_job",
+};
+
+static void labels_free(struct dsc_endpoint *e)
+{
+	for (size_t i = 0; i < DSC_LABELS; i++) {
+		free(e->labels[i]);
+		e->labels[i] = NULL;
+	}
+}
+
+static void label_set(struct dsc_endpoint *e, const char *key, const char *value)
+{
+	for (size_t i = 0; i < DSC_LABELS; i++) {
+		if (strcmp(dsc_label_names[i] + 4, key))
+			continue;
+		free(e->labels[i]);
+		e->labels[i] = value && *value ? xstrdup(value) : NULL;
+		return;
+	}
+}
+
+/* labels_take - the dst_* labels from the set's and the address's */
+static void labels_take(struct dsc_endpoint *e,
+			const Io__Linkerd__Proxy__Destination__WeightedAddrSet *set,
+			const Io__Linkerd__Proxy__Destination__WeightedAddr *w)
+{
+	labels_free(e);
+	for (size_t i = 0; i < set->n_metric_labels; i++)
+		label_set(e, set->metric_labels[i]->key,
+			  set->metric_labels[i]->value);
+	for (size_t i = 0; i < w->n_metric_labels; i++)
+		label_set(e, w->metric_labels[i]->key, w->metric_labels[i]->value);
+}
+
 static void ep_unref(struct dsc_endpoint *e)
 {
 	if (--e->refs)
 		return;
 	free(e->identity);
-	free(e->labels);
+	labels_free(e);
 	free(e);
 }
 
@@ -122,26 +160,6 @@ static ssize_t set_find(const struct dsc_service *s, const struct sock_addr *a)
 	return -1;
 }
 
-/* labels_render - dst_* labels from the set's and the address's labels */
-static char *labels_render(
-	const Io__Linkerd__Proxy__Destination__WeightedAddrSet *set,
-	const Io__Linkerd__Proxy__Destination__WeightedAddr *w)
-{
-	char buf[1024];
-	size_t n = 0;
-
-	buf[0] = 0;
-	for (size_t i = 0; i < set->n_metric_labels && n < sizeof(buf); i++)
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%sdst_%s=\"%s\"",
-				      n ? "," : "", set->metric_labels[i]->key,
-				      set->metric_labels[i]->value);
-	for (size_t i = 0; i < w->n_metric_labels && n < sizeof(buf); i++)
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%sdst_%s=\"%s\"",
-				      n ? "," : "", w->metric_labels[i]->key,
-				      w->metric_labels[i]->value);
-	return xstrdup(buf);
-}
-
 static void apply_add(struct dsc_service *s,
 		      const Io__Linkerd__Proxy__Destination__WeightedAddrSet *set)
 {
@@ -158,7 +176,6 @@ static void apply_add(struct dsc_service *s,
 		if (k >= 0) {
 			e = s->eps[k];
 			free(e->identity);
-			free(e->labels);
 		} else {
 			e = xcalloc(1, sizeof(*e));
 			e->addr = a;
@@ -179,7 +196,7 @@ static void apply_add(struct dsc_service *s,
 				: "");
 		e->h2 = w->protocol_hint && w->protocol_hint->protocol_case ==
 			IO__LINKERD__PROXY__DESTINATION__PROTOCOL_HINT__PROTOCOL_H2;
-		e->labels = labels_render(set, w);
+		labels_take(e, set, w);
 	}
 }
 

@@ -334,11 +334,17 @@ static int render_labels(const struct metrics_family *f,
 			 const char *const *values, struct buf *b)
 {
 	int r = 0;
+	bool first = true;
 
 	for (size_t i = 0; i < f->nlabels && !r; i++) {
-		r = buf_printf(b, "%s%s=\"", i ? "," : "", f->label_names[i]);
+		/* an empty value is the same as no label to Prometheus:
+		 * left out, as Linkerd leaves out what does not apply */
+		if (!values[i] || !values[i][0])
+			continue;
+		r = buf_printf(b, "%s%s=\"", first ? "" : ",", f->label_names[i]);
+		first = false;
 		if (!r)
-			r = append_label_value(b, values[i] ? values[i] : "");
+			r = append_label_value(b, values[i]);
 		if (!r)
 			r = buf_append(b, "\"", 1);
 	}

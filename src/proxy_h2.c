@@ -139,6 +139,7 @@ struct proxy_h2_req {
 	ev_timer timer;			     /* grpc-timeout or response timeout */
 	struct sock_addr addr;		     /* the upstream */
 	struct proxy_http_metrics *hm;
+	bool req_counted; /* request_total counted in hm's series */
 	int64_t start_ns, head_ns;
 	uint64_t up_bytes, down_bytes;
 	int status;			     /* the response's; 0: none yet */
@@ -538,6 +539,19 @@ static void ep_finish(struct proxy_h2_req *r, int64_t rtt_ns)
 	}
 }
 
+/*
+ * count_request - request_total, once: when r is routed (after discovery
+ * chose its endpoint, whose dst_* labels the series carries), or when it
+ * ends before that
+ */
+static void count_request(struct proxy_h2_req *r)
+{
+	if (r->req_counted || !r->hm)
+		return;
+	r->req_counted = true;
+	metrics_counter_inc(r->hm->request_total);
+}
+
 static void ep_drop(struct proxy_h2_req *r)
 {
 	ep_finish(r, -1);
@@ -559,6 +573,12 @@ static void route_state(struct proxy_h2_req *r, struct dsc_service *svc,
 		if ((e = dsc_pick(svc))) {
 			r->ep = e;
 			r->ep_busy = true;
+			/* the endpoint's series: its dst_* labels */
+			if (r->hm)
+				r->hm = proxy_metrics_http_dst(
+					c->px->metrics, c->dir, &e->addr,
+					r->hm->authority, r->hm->authority_len,
+					e->labels);
 			proxy_h2_routed(r, &e->addr, 0);
 			return;
 		}
@@ -646,6 +666,7 @@ void proxy_h2_routed(struct proxy_h2_req *r, const struct sock_addr *addr,
 
 	BUG_ON(r->state != REQ_ROUTING);
 	r->state = REQ_DONE; /* answered: nothing to cancel any more */
+	count_request(r);
 	if (!r->tapped)
 		tap_begin(r, addr);
 	if (err || !addr) {
@@ -946,6 +967,7 @@ static void req_finish(struct proxy_h2_req *r)
 		proxy_tap_end(px, &r->tap, r->grpc ? r->grpc_status : -1,
 			      r->reset, r->down_bytes);
 	}
+	count_request(r);
 	if (r->status && r->hm) {
 		const struct proxy_http_status *st = proxy_metrics_grpc_status(
 		    px->metrics, r->hm, r->status, r->grpc ? r->grpc_status : -1);
@@ -1045,8 +1067,7 @@ static void on_request(struct hconn *hc, struct h2_stream *s,
 		hc->hm = proxy_metrics_http(c->px->metrics, c->dir, &c->target,
 					    f ? f->value : "",
 					    f ? f->value_len : 0);
-	r->hm = hc->hm;
-	metrics_counter_inc(r->hm->request_total);
+	r->hm = hc->hm; /* counted once routed (count_request) */
 	if (!r->head) {
 		req_answer(r, PROXY_H2_UNAVAILABLE, "request head too large");
 		return;

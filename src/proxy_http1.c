@@ -193,6 +193,7 @@ struct h1 {
 	int version;		/* the client's: 10, 11 */
 	int64_t start_ns;	/* the request head was parsed */
 	struct proxy_http_metrics *hm;
+	bool req_counted;	/* request_total counted, in hm's series */
 	uint64_t requests;
 	/* outbound routing by Host through service discovery */
 	struct sock_addr upstream;	/* where sfd goes */
@@ -299,6 +300,19 @@ static void log_answer(struct h1 *h, int status, const char *reason)
 		 log_quote(q, sizeof(q), reason));
 }
 
+/*
+ * count_request - request_total, once the series is known: at the
+ * connect (after discovery chose the endpoint, whose dst_* labels the
+ * series carries), on a reused upstream, or with the proxy's own answer
+ */
+static void count_request(struct h1 *h)
+{
+	if (h->req_counted || !h->hm)
+		return;
+	h->req_counted = true;
+	metrics_counter_inc(h->hm->request_total);
+}
+
 static void count_response(struct h1 *h, int status)
 {
 	const struct proxy_http_status *st;
@@ -306,6 +320,7 @@ static void count_response(struct h1 *h, int status)
 
 	if (!h->hm)
 		return;
+	count_request(h);
 	st = proxy_metrics_http_status(h->c->px->metrics, h->hm, status);
 	metrics_counter_inc(st->total);
 	metrics_histogram_observe(st->latency, (double)ns / NSEC_PER_MSEC);
@@ -410,6 +425,7 @@ static void server_connect(struct h1 *h)
 		answer(h, 502, "no destination for this authority");
 		return;
 	}
+	count_request(h);
 	fd = sock_connect(&h->upstream);
 	if (fd < 0) {
 		connect_failed(h, fd);
@@ -449,6 +465,10 @@ static void connect_endpoint(struct h1 *h, struct dsc_service *svc,
 		answer(h, 503, "no endpoints");
 		return;
 	}
+	if (h->hm)
+		h->hm = proxy_metrics_http_dst(h->c->px->metrics, h->c->dir,
+					       &e->addr, h->hm->authority,
+					       h->hm->authority_len, e->labels);
 	h->ep = e;
 	h->ep_busy = true;
 	h->upstream = e->addr;
@@ -534,6 +554,7 @@ static void route(struct h1 *h, const char *name)
 			dsc_begin(h->ep);
 			h->ep_busy = true;
 		}
+		count_request(h);
 		return;
 	}
 	if (!name[0]) {
@@ -583,7 +604,7 @@ static void on_request_head(struct h1 *h)
 	    memcmp(h->hm->authority, host.p, host.len))
 		h->hm = proxy_metrics_http(c->px->metrics, c->dir, &c->target,
 					   host.p, host.len);
-	metrics_counter_inc(h->hm->request_total);
+	h->req_counted = false;
 	if (h->draining) {
 		answer(h, 503, "proxy draining");
 		return;

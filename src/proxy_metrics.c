@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* proxy_metrics.c - the proxy's metric families and its per-target series */
 #include "conduit/proxy_metrics.h"
+#include "conduit/discovery.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ struct http_entry {
 	enum proxy_dir dir;
 	struct sock_addr target;
 	uint64_t hash;
+	char *dst[DSC_LABELS]; /* dst_* values (owned; NULL: none) */
 	struct proxy_http_metrics m;
 };
 
@@ -117,18 +119,22 @@ struct proxy_metrics *proxy_metrics_new(const struct proxy_config *cfg)
 			     refused_labels, ARRAY_SIZE(refused_labels));
 
 	{
-		static const char *const http_labels[] = {
+		const char *http_labels[4 + DSC_LABELS + 3] = {
 			"direction", "authority", "tls", "target_addr",
-			"classification", "status_code", "grpc_status_code"
 		};
-		static const char *const lat_labels[] = {
-			"direction", "authority", "tls", "target_addr",
-			"status_code"
-		};
+		const char *lat_labels[4 + DSC_LABELS + 1];
+
+		for (size_t i = 0; i < DSC_LABELS; i++)
+			http_labels[4 + i] = dsc_label_names[i];
+		http_labels[4 + DSC_LABELS] = "classification";
+		http_labels[4 + DSC_LABELS + 1] = "status_code";
+		http_labels[4 + DSC_LABELS + 2] = "grpc_status_code";
+		memcpy(lat_labels, http_labels, (4 + DSC_LABELS) * sizeof(char *));
+		lat_labels[4 + DSC_LABELS] = "status_code";
 
 		pm->requests = family(pm, METRICS_COUNTER, "request_total",
 				      "Total count of HTTP requests.",
-				      http_labels, 4);
+				      http_labels, 4 + DSC_LABELS);
 		pm->responses = family(pm, METRICS_COUNTER, "response_total",
 				       "Total count of HTTP responses.",
 				       http_labels, ARRAY_SIZE(http_labels));
@@ -174,6 +180,8 @@ void proxy_metrics_free(struct proxy_metrics *pm)
 		for (; e; e = next) {
 			next = e->next;
 			free(e->m.authority);
+			for (size_t k = 0; k < DSC_LABELS; k++)
+				free(e->dst[k]);
 			free(e);
 		}
 	}
@@ -329,7 +337,9 @@ static size_t http_values(const struct http_entry *e,
 	values[1] = e->m.authority;
 	values[2] = "disabled";
 	values[3] = sock_addr_format(&e->target, addr, addrlen);
-	return 4;
+	for (size_t i = 0; i < DSC_LABELS; i++)
+		values[4 + i] = e->dst[i];
+	return 4 + DSC_LABELS;
 }
 
 static void with_work(struct proxy_metrics *pm, const char **values, size_t n)
@@ -338,27 +348,49 @@ static void with_work(struct proxy_metrics *pm, const char **values, size_t n)
 		values[n + i] = pm->work_values[i];
 }
 
+/* dst_equal - the entry's dst_* values are these (NULL: none) */
+static bool dst_equal(const struct http_entry *e, char *const *dst)
+{
+	for (size_t i = 0; i < DSC_LABELS; i++) {
+		const char *v = dst ? dst[i] : NULL;
+
+		if (!v != !e->dst[i] || (v && strcmp(v, e->dst[i])))
+			return false;
+	}
+	return true;
+}
+
 struct proxy_http_metrics *proxy_metrics_http(struct proxy_metrics *pm,
 					      enum proxy_dir dir,
 					      const struct sock_addr *target,
 					      const char *authority,
 					      size_t alen)
 {
+	return proxy_metrics_http_dst(pm, dir, target, authority, alen, NULL);
+}
+
+struct proxy_http_metrics *
+proxy_metrics_http_dst(struct proxy_metrics *pm, enum proxy_dir dir,
+		       const struct sock_addr *target, const char *authority,
+		       size_t alen, char *const *dst)
+{
 	const char *values[METRICS_MAX_LABELS];
 	char addr[SOCK_ADDR_STRLEN];
 	struct http_entry *e;
 	uint64_t h;
-	size_t b;
+	size_t b, n;
 
-	if (pm->hn >= MAX_HTTP_ENTRIES)
+	if (pm->hn >= MAX_HTTP_ENTRIES) {
 		alen = 0; /* bounded: every new authority shares "" */
+		dst = NULL;
+	}
 	h = fnv(hash(dir, target), authority, alen);
 	b = h & (pm->hbuckets - 1);
 	for (e = pm->htable[b]; e; e = e->next)
 		if (e->hash == h && e->dir == dir &&
 		    e->m.authority_len == alen &&
 		    !memcmp(e->m.authority, authority, alen) &&
-		    sock_addr_equal(&e->target, target))
+		    sock_addr_equal(&e->target, target) && dst_equal(e, dst))
 			return &e->m;
 
 	e = xcalloc(1, sizeof(*e));
@@ -367,8 +399,10 @@ struct proxy_http_metrics *proxy_metrics_http(struct proxy_metrics *pm,
 	e->hash = h;
 	e->m.authority = xstrndup(alen ? authority : "", alen);
 	e->m.authority_len = alen;
-	http_values(e, values, addr, sizeof(addr));
-	with_work(pm, values, 4);
+	for (size_t i = 0; dst && i < DSC_LABELS; i++)
+		e->dst[i] = dst[i] ? xstrdup(dst[i]) : NULL;
+	n = http_values(e, values, addr, sizeof(addr));
+	with_work(pm, values, n);
 	e->m.request_total = metrics_series_get(pm->requests, values);
 	e->next = pm->htable[b];
 	pm->htable[b] = e;

@@ -28,11 +28,33 @@
 struct discovery;
 struct dsc_service;
 
+/*
+ * The destination's metric labels an endpoint carries into the proxy's
+ * outbound HTTP series (Linkerd's dst_* labels): the set's namespace and
+ * service, the address's pod, serviceaccount and owner. Other keys are
+ * dropped (a fixed set keeps the series bounded).
+ */
+enum {
+	DSC_LABEL_NAMESPACE,
+	DSC_LABEL_SERVICE,
+	DSC_LABEL_POD,
+	DSC_LABEL_SERVICEACCOUNT,
+	DSC_LABEL_DEPLOYMENT,
+	DSC_LABEL_STATEFULSET,
+	DSC_LABEL_DAEMONSET,
+	DSC_LABEL_REPLICASET,
+	DSC_LABEL_JOB,
+	DSC_LABELS
+};
+/* "dst_namespace", "dst_service", ... in the order above */
+extern const char *const dsc_label_names[DSC_LABELS];
+
 struct dsc_endpoint {
 	struct sock_addr addr;
 	char *identity;	     /* TLS identity, "" when not meshed */
 	bool h2;	     /* protocol hint: a meshed proxy, speaks HTTP/2 */
-	char *labels;	     /* dst_* labels, rendered: `dst_pod="x",...` */
+	/* dst_* label values (owned; NULL: none), dsc_label_names' order */
+	char *labels[DSC_LABELS];
 	/* balancer state */
 	double ewma_ns;
 	ev_tstamp ewma_at;

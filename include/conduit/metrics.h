@@ -31,7 +31,7 @@ enum metrics_type {
 };
 
 /* the most labels a family may have */
-#define METRICS_MAX_LABELS 16
+#define METRICS_MAX_LABELS 24
 
 /*
  * Linkerd's response_latency_ms bounds (ms), +Inf implied, so its PromQL
@@ -96,7 +96,9 @@ void metrics_family_set_max_series(struct metrics_family *f, size_t max);
 
 /*
  * metrics_series_get - the series of f with these label values (one per
- * label name, in order; any bytes, escaped on output), created at zero
+ * label name, in order; any bytes, escaped on output; an empty or NULL
+ * value leaves the label out of the text, which Prometheus reads the
+ * same), created at zero
  * on first use. Never NULL: on allocation failure or past the cap it
  * returns the family's overflow series. Not for the hot path: keep the
  * pointer. Borrowed: valid until the registry is freed.

@@ -29,7 +29,8 @@
  * HTTP (request-level, Linkerd's names; the HTTP handlers record them):
  *
  *   request_total                             counter
- *     {direction, authority, tls, target_addr, <workload labels>}
+ *     {direction, authority, tls, target_addr, <dst_* labels of an
+ *      endpoint discovery chose>, <workload labels>}
  *   response_total                            counter
  *     {..., classification="success|failure", status_code,
  *      grpc_status_code}
@@ -123,6 +124,17 @@ struct proxy_http_metrics *proxy_metrics_http(struct proxy_metrics *pm,
 					      const struct sock_addr *target,
 					      const char *authority,
 					      size_t alen);
+
+/*
+ * proxy_metrics_http_dst - the same for an endpoint service discovery
+ * chose: dst (DSC_LABELS values in dsc_label_names' order, NULL ones
+ * left out) adds its dst_namespace, dst_service, dst_pod, ... labels.
+ * dst NULL: proxy_metrics_http.
+ */
+struct proxy_http_metrics *
+proxy_metrics_http_dst(struct proxy_metrics *pm, enum proxy_dir dir,
+		       const struct sock_addr *target, const char *authority,
+		       size_t alen, char *const *dst);
 
 /*
  * proxy_metrics_http_status - the series of status code in hm (found in

@@ -83,6 +83,11 @@ n1=$(count "200 web-1") n2=$(count "200 web-2")
 expect_eq "100 requests by Host through discovery: all 200" "$((n1 + n2))" 100
 if [ "$n1" -ge 20 ] && [ "$n2" -ge 20 ]; then ok "spread over both endpoints ($n1/$n2)"; else
 	not_ok "spread over both endpoints ($n1/$n2)"; echo "$OUT" | sed 's/^/#   /'; fi
+run curl -s -m 5 "http://127.0.0.1:$P_ADMIN/metrics"
+expect_match "outbound series carry the endpoint's dst_* labels (Linkerd's)" "$OUT" \
+	"^request_total\\{direction=\"outbound\",authority=\"web-svc.demo.svc.cluster.local\",tls=\"disabled\",target_addr=\"127.0.1.1:$BPORT\",dst_namespace=\"demo\",dst_service=\"web-svc\",dst_pod=\"web-1\"[^}]*\\} $n1\$"
+expect_match "response series too, per endpoint" "$OUT" \
+	"^response_total\\{direction=\"outbound\",[^}]*target_addr=\"127.0.1.2:$BPORT\",dst_namespace=\"demo\",dst_service=\"web-svc\",dst_pod=\"web-2\",[^}]*classification=\"success\",status_code=\"200\"[^}]*\\} $n2\$"
 run $PEER load "$OUT_ADDR" web-svc.demo 10 1
 expect_eq "the short name web-svc.demo (port 80) routes too" "$(( $(count "200 web-1") + $(count "200 web-2") ))" 10
 run curl -s -D - -o /dev/null -H "Host: empty-svc.demo.svc.cluster.local" "http://$OUT_ADDR/"

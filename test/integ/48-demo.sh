@@ -47,6 +47,11 @@ expect_match "tap deploy/web: request lines, inbound" "$OUT" "^req id=[0-9]+:[0-
 expect_match "response lines with status and latency" "$OUT" '^rsp id=[0-9:]+ proxy=in .* :status=(200|500) latency=[0-9]+µs$'
 expect_match "outbound gRPC to voting, routed to its pod" "$OUT" "^req id=[0-9:]+ proxy=out src=[0-9.:]+ dst=127\.$SUB\.0\.2:8080 .*:path=/emojivoto\.v1\.VotingService/Vote\$"
 expect_match "the designed failure: grpc-status=UNKNOWN" "$OUT" '^end id=[0-9:]+ proxy=out .* grpc-status=Unknown|^end id=[0-9:]+ proxy=out .* grpc-status=UNKNOWN'
+# web's proxy: its outbound gRPC series name the voting pod it reached
+wmetrics=$(grep -oE "^  web +127\.$SUB\.0\.3 +[^ ]+ +http://[0-9.:]+/metrics" "$TMP/demo.log" | awk '{ print $4 }')
+run curl -s -m 5 "$wmetrics"
+expect_match "web's outbound gRPC series carry dst_* labels (service, pod, deployment)" "$OUT" \
+	'^response_total\{direction="outbound",authority="voting-svc\.emojivoto\.svc\.cluster\.local:8080",[^}]*dst_namespace="emojivoto",dst_service="voting-svc",dst_pod="voting-[a-z0-9-]+",[^}]*dst_deployment="voting",[^}]*grpc_status_code="2"[^}]*\} [1-9]'
 run timeout 4 "$CONDUIT" tap deploy/voting -n emojivoto --api-addr "$API" -o json --max-rps 5
 T=$OUT
 check "tap -o json: every line parses" /usr/bin/python3 -c 'import json,sys; [json.loads(l) for l in sys.argv[1].splitlines()]' "$T"

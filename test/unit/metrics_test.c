@@ -108,7 +108,7 @@ START_TEST(test_escaping)
 	ck_assert_str_eq(text,
 			 "# HELP x_total Back\\\\slash and\\nnewline \"quotes\" stay.\n"
 			 "# TYPE x_total counter\n"
-			 "x_total{v=\"\"} 1\n"
+			 "x_total 1\n"
 			 "x_total{v=\"a\\\"b\\\\c\\nd\"} 1\n"
 			 "x_total{v=\"bad\xef\xbf\xbd\xef\xbf\xbd\"} 1\n"
 			 "x_total{v=\"caf\xc3\xa9\"} 1\n");
