@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conduit/destination.h"
 #include "conduit/grpc.h"
@@ -85,6 +86,26 @@ bool discovery_name(const char *host, size_t len, char *out, size_t size)
 		return (size_t)snprintf(out, size, "%s.svc.cluster.local:%s", h,
 					port) < size;
 	return false;
+}
+
+bool discovery_cluster_name(const char *host, size_t len)
+{
+	char out[256];
+
+	if (!discovery_name(host, len, out, sizeof(out)))
+		return false;
+	/* the canonical form adds what a short name leaves out: compare
+	 * the host as given */
+	for (size_t n = len; n > 0; n--) {
+		if (host[n - 1] == ':') {
+			len = n - 1;
+			break;
+		}
+	}
+	if (len && host[len - 1] == '.')
+		len--;
+	return (len >= 4 && !strncasecmp(host + len - 4, ".svc", 4)) ||
+	       (len >= 18 && !strncasecmp(host + len - 18, ".svc.cluster.local", 18));
 }
 
 /* --- endpoints ------------------------------------------------------------------ */

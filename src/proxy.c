@@ -154,6 +154,19 @@ static void dispatch(struct proxy_conn *c, enum proxy_proto proto)
 
 	ev_io_stop(px->loop, &c->io);
 	ev_timer_stop(px->loop, &c->timer);
+	if (!c->target.len && proto != PROXY_PROTO_HTTP1 &&
+	    proto != PROXY_PROTO_HTTP2) {
+		/* explicit outbound: only HTTP names where it goes */
+		log_info("explicit outbound connection is not HTTP: closing",
+			 "peer=%s proto=%s hint=%s",
+			 sock_addr_format(&c->peer, peer, sizeof(peer)),
+			 proxy_proto_name(proto),
+			 "\"opaque TCP needs a redirect (proxy-init)\"");
+		proxy_metrics_refused(px->metrics, c->dir,
+				      PROXY_REFUSE_NO_DESTINATION);
+		proxy_conn_close(c);
+		return;
+	}
 	c->proto = proto;
 	c->state = PROXY_CONN_HANDLED;
 	c->handler = proxy_handler_for(proto);
@@ -272,9 +285,11 @@ static int route(struct proxy_conn *c, enum proxy_refuse_reason *why)
 			r = sock_local_addr(c->fd, &local);
 		/* no NAT entry, or one that did not rewrite: not redirected */
 		if ((r || sock_addr_equal(&orig, &local)) &&
-		    c->dir == PROXY_OUTBOUND && c->px->discovery) {
+		    c->dir == PROXY_OUTBOUND) {
 			/* explicit outbound: each HTTP request's authority
-			 * says where it goes; no target for the connection */
+			 * says where it goes (a service through discovery,
+			 * else the Host itself); no target for the
+			 * connection */
 			memset(&c->target, 0, sizeof(c->target));
 			return 0;
 		}
@@ -712,6 +727,27 @@ static void raise_fd_limit(const struct proxy_config *cfg)
 			 cfg->max_connections * 2 + 64);
 }
 
+bool proxy_is_own(const struct proxy *px, const struct sock_addr *a)
+{
+	return is_own(px, a);
+}
+
+struct resolver *proxy_resolver(struct proxy *px)
+{
+	char err[96];
+
+	if (!px->resolver && !px->resolver_failed) {
+		px->resolver = resolver_new(px->loop, px->cfg->resolv_conf, err,
+					    sizeof(err));
+		if (!px->resolver) {
+			px->resolver_failed = true;
+			log_warn("no DNS resolver: names cannot be resolved",
+				 "error=%s", err);
+		}
+	}
+	return px->resolver;
+}
+
 /*
  * The destination component's address is normally a name
  * (conduit-dst.<ns>.svc.cluster.local:8086): it is resolved with c-ares,
@@ -800,12 +836,9 @@ static void start_discovery(struct proxy *px)
 		discovery_on(px, &sa);
 		return;
 	}
-	px->resolver = resolver_new(px->loop, px->cfg->resolv_conf, err,
-				    sizeof(err));
-	if (!px->resolver) {
+	if (!proxy_resolver(px)) {
 		log_warn("service discovery off: no DNS resolver",
-			 "destination=%s error=%s", log_quote(q, sizeof(q), a),
-			 err);
+			 "destination=%s", log_quote(q, sizeof(q), a));
 		return;
 	}
 	dst_lookup(px);
@@ -905,6 +938,7 @@ void proxy_free(struct proxy *px)
 		struct resolver *r = px->resolver;
 
 		px->resolver = NULL; /* its callbacks now see the shutdown */
+		px->resolver_failed = true; /* and none is made again */
 		resolver_free(r);
 		ev_timer_stop(px->loop, &px->dst_retry);
 	}

@@ -12,6 +12,7 @@
 #include "conduit/arena.h"
 #include "conduit/grpc.h"
 #include "conduit/discovery.h"
+#include "conduit/resolve.h"
 #include "conduit/log.h"
 #include "conduit/proxy_tap.h"
 #include "conduit/time.h"
@@ -159,6 +160,8 @@ struct proxy_h2_req {
 	int route_tries;		     /* endpoints that refused it */
 	char *route_name;		     /* in arena, while waiting */
 	struct dsc_wait wait;
+	struct resolve_req *dns;	     /* explicit mode: the authority's
+					      * lookup in flight */
 	struct proxy_tap_req tap;	     /* who taps it */
 	bool tapped;			     /* its request-init went out */
 };
@@ -561,6 +564,9 @@ static void ep_drop(struct proxy_h2_req *r)
 	}
 }
 
+static void route_direct(struct proxy_h2_req *r, const char *authority,
+			 size_t alen);
+
 /* route_state - answer r's routing once discovery knows svc */
 static void route_state(struct proxy_h2_req *r, struct dsc_service *svc,
 			enum dsc_state st)
@@ -584,12 +590,15 @@ static void route_state(struct proxy_h2_req *r, struct dsc_service *svc,
 		}
 		break;
 	case DSC_NOT_FOUND:
-		/* not a service the mesh knows: where it was going */
-		if (c->target.len) {
+		/* not a service the mesh knows: where it was going, or in
+		 * explicit mode where the authority says */
+		if (c->target.len)
 			proxy_h2_routed(r, &c->target, 0);
-			return;
-		}
-		break;
+		else if (!discovery_cluster_name(r->authority, r->authority_len))
+			route_direct(r, r->authority, r->authority_len);
+		else
+			break; /* the controller's word is final */
+		return;
 	case DSC_EMPTY:
 	case DSC_PENDING:
 		break;
@@ -612,6 +621,66 @@ static void on_resolved(void *arg, enum dsc_state st)
  * discovery's first answer when needed; otherwise the connection's
  * target (none in explicit outbound mode: UNAVAILABLE).
  */
+static void routed_direct(struct proxy_h2_req *r, const struct sock_addr *a)
+{
+	if (proxy_is_own(r->hc->c->px, a))
+		proxy_h2_routed(r, NULL, -ELOOP);
+	else
+		proxy_h2_routed(r, a, 0);
+}
+
+static void on_direct_resolved(void *arg, const struct sock_addr *addrs,
+			       size_t n, const char *error)
+{
+	struct proxy_h2_req *r = arg;
+	char q[128], a[128], e[96];
+
+	r->dns = NULL;
+	if (n) {
+		routed_direct(r, &addrs[0]);
+		return;
+	}
+	log_info("explicit outbound: cannot resolve the authority",
+		 "authority=%s error=%s",
+		 log_quote(q, sizeof(q), (snprintf(a, sizeof(a), "%.*s",
+						     (int)r->authority_len,
+						     r->authority ? r->authority : ""),
+					    a)),
+		 log_quote(e, sizeof(e), error));
+	proxy_h2_routed(r, NULL, -EHOSTUNREACH);
+}
+
+/*
+ * route_direct - explicit outbound (no original destination) and no
+ * service for the authority: the authority itself, an IP:port or a name
+ * DNS resolves (c-ares, never blocking; port 80 by default)
+ */
+static void route_direct(struct proxy_h2_req *r, const char *authority,
+			 size_t alen)
+{
+	struct resolver *res;
+	struct sock_addr a;
+	char host[256];
+	int port;
+
+	if (!authority || resolve_split_authority(authority, alen, host,
+						  sizeof(host), &port, 80) < 0) {
+		proxy_h2_routed(r, NULL, -ENOENT);
+		return;
+	}
+	if (sock_ip_parse(host, &a) == 0) {
+		sock_addr_set_port(&a, port);
+		routed_direct(r, &a);
+		return;
+	}
+	if (!(res = proxy_resolver(r->hc->c->px))) {
+		proxy_h2_routed(r, NULL, -ENOENT);
+		return;
+	}
+	if (resolver_start(res, host, port, on_direct_resolved, r, &r->dns) < 0)
+		proxy_h2_routed(r, NULL, -EINVAL);
+}
+
 void proxy_h2_route(struct proxy_conn *c, struct proxy_h2_req *req,
 		    const char *authority, size_t alen)
 {
@@ -625,7 +694,7 @@ void proxy_h2_route(struct proxy_conn *c, struct proxy_h2_req *req,
 		if (c->target.len)
 			proxy_h2_routed(req, &c->target, 0);
 		else
-			proxy_h2_routed(req, NULL, -ENOENT);
+			route_direct(req, authority, alen);
 		return;
 	}
 	svc = discovery_lookup(d, name);
@@ -644,6 +713,8 @@ void proxy_h2_route(struct proxy_conn *c, struct proxy_h2_req *req,
 void proxy_h2_route_cancel(struct proxy_h2_req *req)
 {
 	dsc_wait_cancel(&req->wait);
+	resolver_cancel(req->dns);
+	req->dns = NULL;
 }
 
 /* tap_begin - request-init to the taps, once r knows where it goes */

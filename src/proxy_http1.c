@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* proxy_http1.c - the proxy's HTTP/1.1 handler: keep-alive, streamed bodies, tunnels */
 #include "conduit/proxy_http1.h"
+#include "conduit/resolve.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -200,6 +201,11 @@ struct h1 {
 	struct dsc_endpoint *ep;	/* the endpoint sfd goes to, held */
 	bool ep_busy;			/* a request on ep is counted pending */
 	char route[256];		/* the service ep belongs to */
+	/* explicit outbound, a Host no service answers for: the Host itself
+	 * (an IP:port, or a name resolved with DNS) */
+	char direct[256];		/* the authority sfd was opened for */
+	struct resolve_req *dns;	/* its lookup in flight */
+	bool in_lookup;			/* inside resolver_start() */
 	struct dsc_wait wait;		/* waiting for a first answer */
 	unsigned tries;			/* endpoints that failed this request */
 	struct proxy_tap_req tap;	/* who taps the exchange in flight */
@@ -356,6 +362,8 @@ static void answer(struct h1 *h, int status, const char *reason)
 
 static void connect_endpoint(struct h1 *h, struct dsc_service *svc,
 			     const char *name);
+static bool is_direct(const struct h1 *h);
+static void route_direct(struct h1 *h);
 
 /*
  * connect_failed - the upstream refused or timed out before any of the
@@ -488,7 +496,14 @@ static void route_state(struct h1 *h, struct dsc_service *svc,
 		answer(h, 503, "no endpoints");
 		break;
 	case DSC_NOT_FOUND:
-		/* not a service the mesh knows: where it was going */
+		/* not a service the mesh knows: where it was going, or in
+		 * explicit mode where the Host says */
+		if (is_direct(h) && h->hm &&
+		    !discovery_cluster_name(h->hm->authority,
+					    h->hm->authority_len)) {
+			route_direct(h);
+			break;
+		}
 		h->upstream = h->c->target;
 		server_connect(h);
 		break;
@@ -526,13 +541,91 @@ static bool route_name(struct h1 *h, struct http1_str host, char *name,
 	       !h->connect_req && discovery_name(host.p, host.len, name, size);
 }
 
+/* explicit outbound: no original destination, the Host says where */
+static bool is_direct(const struct h1 *h)
+{
+	return h->c->dir == PROXY_OUTBOUND && !h->c->target.len;
+}
+
+/* is_direct_to - was the upstream opened for hm's authority? */
+static bool is_direct_to(const struct h1 *h, const struct proxy_http_metrics *hm)
+{
+	return hm && strlen(h->direct) == hm->authority_len &&
+	       !strncasecmp(h->direct, hm->authority, hm->authority_len);
+}
+
+static void direct_connect(struct h1 *h, const struct sock_addr *a)
+{
+	if (proxy_is_own(h->c->px, a)) {
+		answer(h, 502, "the Host is this proxy (a loop)");
+		return;
+	}
+	h->upstream = *a;
+	server_connect(h);
+}
+
+static void on_direct_resolved(void *arg, const struct sock_addr *addrs,
+			       size_t n, const char *error)
+{
+	struct h1 *h = arg;
+	char why[160];
+
+	h->dns = NULL;
+	if (h->gone)
+		return;
+	if (n) {
+		direct_connect(h, &addrs[0]);
+	} else {
+		snprintf(why, sizeof(why), "cannot resolve the Host: %s", error);
+		answer(h, 502, why);
+	}
+	if (!h->in_lookup && !h->gone)
+		step(h);
+}
+
+/*
+ * route_direct - explicit outbound and no service for the Host: the Host
+ * itself, an IP:port or a name DNS resolves (c-ares, never blocking;
+ * port 80 by default)
+ */
+static void route_direct(struct h1 *h)
+{
+	struct resolver *r;
+	struct sock_addr a;
+	char host[256];
+	int port, rc;
+
+	if (!h->hm || resolve_split_authority(h->hm->authority,
+					      h->hm->authority_len, host,
+					      sizeof(host), &port, 80) < 0) {
+		answer(h, 400, "no usable Host to route by");
+		return;
+	}
+	str_copy(h->direct, h->hm->authority,
+		 MIN(sizeof(h->direct), h->hm->authority_len + 1));
+	if (sock_ip_parse(host, &a) == 0) {
+		sock_addr_set_port(&a, port);
+		direct_connect(h, &a);
+		return;
+	}
+	if (!(r = proxy_resolver(h->c->px))) {
+		answer(h, 502, "no DNS resolver");
+		return;
+	}
+	h->in_lookup = true;
+	rc = resolver_start(r, host, port, on_direct_resolved, h, &h->dns);
+	h->in_lookup = false;
+	if (rc < 0)
+		answer(h, 400, "the Host is not a host name");
+}
+
 /* upstream_fits - can the kept-alive upstream carry a request to name? */
 static bool upstream_fits(const struct h1 *h, const char *name)
 {
 	if (h->sfd < 0)
 		return false;
 	if (!name[0])
-		return !h->ep;
+		return !h->ep && (!h->direct[0] || is_direct_to(h, h->hm));
 	return h->ep && !h->ep->removed && !strcmp(h->route, name);
 }
 
@@ -558,6 +651,10 @@ static void route(struct h1 *h, const char *name)
 		return;
 	}
 	if (!name[0]) {
+		if (is_direct(h)) {
+			route_direct(h);
+			return;
+		}
 		h->upstream = c->target;
 		server_connect(h);
 		return;
@@ -1232,6 +1329,8 @@ static void h1_stop(struct proxy_conn *c)
 	h->gone = true;
 	stop_watchers(h);
 	dsc_wait_cancel(&h->wait);
+	resolver_cancel(h->dns);
+	h->dns = NULL;
 	if (h->active)
 		proxy_tap_end(c->px, &h->tap, -1, 0, h->resp_bytes);
 	server_close(h, false);

@@ -31,9 +31,10 @@ struct resolver {
 
 struct rs_lookup {
 	struct resolver *r;
-	resolve_cb cb;
+	resolve_cb cb; /* NULL: cancelled */
 	void *arg;
 	int port;
+	bool *answered; /* set while resolver_start waits for a sync answer */
 };
 
 static void arm_timer(struct resolver *r)
@@ -208,29 +209,53 @@ static void on_answer(void *arg, int status, int timeouts,
 	}
 	if (res)
 		ares_freeaddrinfo(res);
-	l->cb(l->arg, n ? addrs : NULL, n,
-	      n ? NULL
-		: status == ARES_SUCCESS ? "no address in the answer"
-					 : status_text(status));
+	if (l->answered)
+		*l->answered = true;
+	if (l->cb)
+		l->cb(l->arg, n ? addrs : NULL, n,
+		      n ? NULL
+			: status == ARES_SUCCESS ? "no address in the answer"
+						 : status_text(status));
 	free(l);
 }
 
-int resolver_lookup(struct resolver *r, const char *host, int port,
-		    resolve_cb cb, void *arg)
+int resolver_start(struct resolver *r, const char *host, int port,
+		   resolve_cb cb, void *arg, struct resolve_req **out)
 {
 	struct ares_addrinfo_hints h = { .ai_family = AF_UNSPEC,
 					 .ai_socktype = SOCK_STREAM };
 	struct rs_lookup *l;
+	bool answered = false;
 
+	if (out)
+		*out = NULL;
 	if (!host || !*host || strlen(host) > HOST_MAX)
 		return -EINVAL;
 	l = malloc(sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	*l = (struct rs_lookup){ .r = r, .cb = cb, .arg = arg, .port = port };
+	*l = (struct rs_lookup){ .r = r, .cb = cb, .arg = arg, .port = port,
+				 .answered = &answered };
 	ares_getaddrinfo(r->channel, host, NULL, &h, on_answer, l);
+	if (!answered) {
+		l->answered = NULL;
+		if (out)
+			*out = (struct resolve_req *)l;
+	}
 	arm_timer(r);
 	return 0;
+}
+
+int resolver_lookup(struct resolver *r, const char *host, int port,
+		    resolve_cb cb, void *arg)
+{
+	return resolver_start(r, host, port, cb, arg, NULL);
+}
+
+void resolver_cancel(struct resolve_req *q)
+{
+	if (q)
+		((struct rs_lookup *)q)->cb = NULL;
 }
 
 int resolve_split_host_port(const char *s, char *host, size_t hostlen,
@@ -277,4 +302,32 @@ int resolve_split_host_port(const char *s, char *host, size_t hostlen,
 	host[n] = '\0';
 	*port = (int)p;
 	return 0;
+}
+
+int resolve_split_authority(const char *s, size_t len, char *host,
+			    size_t hostlen, int *port, int default_port)
+{
+	char buf[HOST_MAX + 16], err[64];
+	const char *close;
+
+	if (!len || len >= sizeof(buf) - 8)
+		return -EINVAL;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (memchr(buf, '\0', len))
+		return -EINVAL;
+	close = strrchr(buf, ']');
+	/* no port: "name", "[v6]" */
+	if ((buf[0] == '[' && close && !close[1]) ||
+	    (buf[0] != '[' && !strchr(buf, ':'))) {
+		size_t n = buf[0] == '[' ? len - 2 : len;
+
+		if (!n || n >= hostlen)
+			return -EINVAL;
+		memcpy(host, buf[0] == '[' ? buf + 1 : buf, n);
+		host[n] = '\0';
+		*port = default_port;
+		return 0;
+	}
+	return resolve_split_host_port(buf, host, hostlen, port, err, sizeof(err));
 }

@@ -96,6 +96,13 @@ enum dsc_state {
 bool discovery_name(const char *host, size_t len, char *out, size_t size);
 
 /*
+ * discovery_cluster_name - does host (as above) spell out a cluster
+ * service name (ending .svc or .svc.cluster.local)? For those the
+ * controller's "no such service" is final: no DNS fallback.
+ */
+bool discovery_cluster_name(const char *host, size_t len);
+
+/*
  * discovery_lookup - the service for a canonical name (from
  * discovery_name), subscribing on first use. Borrowed: valid until the
  * loop runs again (idle services are freed from a timer).

@@ -145,6 +145,7 @@ struct proxy {
 	struct proxy_admin *admin;
 	struct discovery *discovery;	/* NULL: no service discovery */
 	struct resolver *resolver;	/* DNS (c-ares); NULL until needed */
+	bool resolver_failed;		/* c-ares could not start */
 	ev_timer dst_retry;		/* resolve the destination again */
 	unsigned dst_failures;		/* lookups failed in a row */
 	struct proxy_tap *tap;		/* the control port's tap server */
@@ -239,5 +240,17 @@ int64_t proxy_connect_timeout(const struct proxy_conn *c);
  */
 int proxy_pipe_get(struct proxy *px, int fds[2]);
 void proxy_pipe_put(struct proxy *px, int fds[2]);
+
+/*
+ * proxy_is_own - would connecting to a reach one of this proxy's own
+ * listeners (a loop)?
+ */
+bool proxy_is_own(const struct proxy *px, const struct sock_addr *a);
+
+/*
+ * proxy_resolver - the proxy's DNS resolver (c-ares, --resolv-conf),
+ * made on first use; NULL (logged once) when c-ares cannot start.
+ */
+struct resolver *proxy_resolver(struct proxy *px);
 
 #endif

@@ -55,11 +55,32 @@ int resolver_lookup(struct resolver *r, const char *host, int port,
 		    resolve_cb cb, void *arg);
 
 /*
+ * resolver_start - resolver_lookup for a caller that may go away first:
+ * *out is a handle for resolver_cancel() while the lookup is pending, or
+ * NULL when cb already ran (a literal, /etc/hosts) or on error. Returns
+ * 0 or -EINVAL / -ENOMEM (cb does not run).
+ */
+struct resolve_req;
+int resolver_start(struct resolver *r, const char *host, int port,
+		   resolve_cb cb, void *arg, struct resolve_req **out);
+/* resolver_cancel - cb of a pending lookup will not run. NULL: no-op. */
+void resolver_cancel(struct resolve_req *q);
+
+/*
  * resolve_split_host_port - "name:port" or "[v6]:port" into host (NUL
  * terminated, at most hostlen - 1 chars) and *port. Returns 0, or
  * -EINVAL with the reason in err.
  */
 int resolve_split_host_port(const char *s, char *host, size_t hostlen,
 			    int *port, char *err, size_t errlen);
+
+/*
+ * resolve_split_authority - an HTTP authority (Host header, :authority,
+ * CONNECT target; len bytes, not NUL-terminated): "name", "name:port",
+ * "[v6]" or "[v6]:port", the port defaulting to default_port. Returns 0
+ * or -EINVAL.
+ */
+int resolve_split_authority(const char *s, size_t len, char *host,
+			    size_t hostlen, int *port, int default_port);
 
 #endif

@@ -138,8 +138,8 @@ expect_match "with a log line saying why" "$(cat "$TMP/N.log")" \
 
 # --- outbound without a redirect, and the control port ---------------------
 run $TOOLS closed "$P_OUT"
-expect_match "outbound, not redirected: closed" "$OUT" '^(eof|reset) '
-expect_match "and logged" "$(cat "$TMP/P.log")" 'msg="connection was not redirected and has no forward address: closing" dir=outbound'
+expect_match "outbound, not redirected, not HTTP: closed" "$OUT" '^(eof|reset) '
+expect_match "and logged (explicit outbound routes HTTP by Host only)" "$(cat "$TMP/P.log")" 'msg="explicit outbound connection is not HTTP: closing"'
 # the control port is the tap server (gRPC): an unknown method is
 # UNIMPLEMENTED; from an address outside --tap-allow, nothing at all
 run sh -c "curl -s --http2-prior-knowledge -m 5 -D - -H 'content-type: application/grpc' -d '' http://127.0.0.1:$P_CTL/no.Such/Method"

@@ -83,7 +83,9 @@ check "the proxy is still running" kill -0 "$P_PID"
 pod_spawn mesh dns "$DNSMASQ" --keep-in-foreground --no-resolv --no-hosts \
 	--listen-address=127.0.0.1 --bind-interfaces --port=53 --pid-file= \
 	--user=root --log-queries --log-facility=- \
-	--local=/cluster.local/ --host-record=conduit-dst.conduit.svc.cluster.local,127.0.0.1
+	--local=/cluster.local/ --host-record=conduit-dst.conduit.svc.cluster.local,127.0.0.1 \
+	--local=/example.test/ --host-record=web.example.test,127.0.1.1 \
+	--host-record=h2.example.test,127.0.0.1
 DNS_PID=$SPAWNED
 # backoff 1, 2, 4, 8 s: the next retry comes within 16 s
 if wait_until 40 grep -q 'the destination component.s name resolves now' "$TMP/P.log"; then
@@ -100,6 +102,30 @@ expect_match "the query went to the real DNS server" "$(cat "$TMP/dns.log")" \
 run pod_exec mesh $PEER load 127.0.0.1:4110 web-svc.demo.svc.cluster.local 20 2
 expect_eq "requests by service name go through discovery to the endpoint (20/20)" \
 	"$(awk '$1" "$2 == "200 web-1" { print $3 }' <<<"$OUT")" 20
+
+# --- explicit outbound, a Host no service answers for: the Host itself ------
+code() { # CURL-ARGS...: the status and the proxy's error header
+	pod_exec mesh curl -s -m 10 -o /dev/null -D - "$@" |
+		awk 'NR == 1 { s = $2 } tolower($1) == "conduit-proxy-error:" { $1 = ""; e = $0 } END { print s e }' | tr -d '\r'
+}
+expect_eq "Host naming a non-mesh DNS name: resolved with c-ares, 200" \
+	"$(code -H "Host: web.example.test:8080" http://127.0.0.1:4110/)" 200
+expect_eq "Host an IP:port: straight there, 200" \
+	"$(code -H "Host: 127.0.1.1:8080" http://127.0.0.1:4110/)" 200
+expect_eq "a name DNS does not know: 502, saying why" \
+	"$(code -H "Host: nosuch.example.test" http://127.0.0.1:4110/)" "502 cannot resolve the Host: no such name"
+expect_eq "the Host is the proxy itself: 502, no loop" \
+	"$(code -H "Host: 127.0.0.1:4110" http://127.0.0.1:4110/)" "502 the Host is this proxy (a loop)"
+mkdir -p "$TMP/www" && echo h2-hello >"$TMP/www/hello"
+pod_spawn mesh nghttpd nghttpd --no-tls -d "$TMP/www" 8081
+pod_wait_port mesh 127.0.0.1 8081 10
+run pod_exec mesh curl -s -m 10 --http2-prior-knowledge -H "Host: h2.example.test:8081" http://127.0.0.1:4110/hello
+expect_eq "HTTP/2 with an :authority DNS resolves: the origin answers" "$OUT" h2-hello
+run pod_exec mesh curl -s -m 10 -o /dev/null -w '%{http_code}' --http2-prior-knowledge -H "Host: nosuch.example.test" http://127.0.0.1:4110/hello
+expect_eq "HTTP/2 with an unknown name: 503 (UNAVAILABLE), not a hang" "$OUT" 503
+run pod_exec mesh timeout 15 bash -c 'exec 3<>/dev/tcp/127.0.0.1/4110; printf "hello, not HTTP\r\n\r\n" >&3; cat <&3; echo "rc=$?"'
+expect_match "opaque TCP on the explicit outbound port: closed (it names no destination)" "$OUT" 'rc=0'
+expect_match "saying why" "$(cat "$TMP/P.log")" 'msg="explicit outbound connection is not HTTP: closing"'
 
 # --- a name the DNS server does not know ---------------------------------------
 proxy Q 21 nosuch-dst.conduit.svc.cluster.local:8086

@@ -44,6 +44,32 @@ START_TEST(test_names)
 }
 END_TEST
 
+START_TEST(test_cluster_names)
+{
+	static const struct {
+		const char *host;
+		bool cluster;
+	} cases[] = {
+		{ "web.demo.svc.cluster.local:8080", true },
+		{ "web.demo.svc.cluster.local.", true },
+		{ "Web.Demo.SVC:80", true },
+		{ "web.demo.svc", true },
+		{ "web.demo", false },	  /* a service, or example.com */
+		{ "example.com:443", false },
+		{ "web.example.test", false },
+		{ "10.0.0.1:80", false },
+		{ "svc", false },
+		{ "", false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(discovery_cluster_name(cases[i].host,
+						     strlen(cases[i].host)) ==
+				      cases[i].cluster,
+			      "%s", cases[i].host);
+}
+END_TEST
+
 START_TEST(test_tcp_addr_round_trip)
 {
 	static const char *const addrs[] = { "10.1.2.3:8080", "[fd00::1:2]:443",
@@ -307,6 +333,7 @@ Suite *discovery_suite(void)
 
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_tcp_addr_round_trip);
+	tcase_add_test(tc, test_cluster_names);
 	tcase_add_test(tc, test_balancer);
 	suite_add_tcase(s, tc);
 	return s;
