@@ -160,6 +160,7 @@ struct h1 {
 	struct proxy_conn *c;
 	struct loop_reap reap;	/* freed this way after a tunnel takeover */
 	bool gone;		/* closed or handed over: touch nothing */
+	bool c_ready, s_ready;	/* the socket may have bytes to read */
 	/* the client: c->fd */
 	ev_io crd, cwr;
 	ev_timer ctimer;	/* request head / keep-alive idle timeout */
@@ -441,6 +442,7 @@ static void server_connect(struct h1 *h)
 	}
 	sock_set_nodelay(fd);
 	h->sfd = fd;
+	h->s_ready = true;
 	h->connecting = true;
 	ev_io_set(&h->srd, fd, EV_READ);
 	ev_io_set(&h->swr, fd, EV_WRITE);
@@ -1064,16 +1066,29 @@ static int write_side(struct buf *b, int fd, struct metrics_series *s)
 	return n > 0;
 }
 
-static int read_side(struct buf *b, int fd, struct metrics_series *s)
+/*
+ * read_side - read what fd has into b. *ready: fd may have more; cleared
+ * when a read comes back short or EAGAIN (drained), set again by its read
+ * watcher, so a round never pays a read(2) for an empty socket.
+ */
+static int read_side(struct buf *b, int fd, struct metrics_series *s,
+		     bool *ready)
 {
-	ssize_t n = buf_read_fd(b, fd, buf_room(b));
+	size_t room = buf_room(b);
+	ssize_t n = buf_read_fd(b, fd, room);
 
-	if (n == -EAGAIN || n == -ENOBUFS)
+	if (n == -EAGAIN) {
+		*ready = false;
+		return 0;
+	}
+	if (n == -ENOBUFS)
 		return 0;
 	if (n < 0)
 		return (int)n;
 	if (n == 0)
 		return -ENODATA; /* EOF */
+	if ((size_t)n < room)
+		*ready = false;
 	metrics_counter_add(s, (double)n);
 	return 1;
 }
@@ -1175,8 +1190,10 @@ static void step(struct h1 *h)
 				return;
 			}
 		}
-		if (!h->c_eof && !h->client_close && buf_room(&h->cin)) {
-			r = read_side(&h->cin, c->fd, m->src.read_bytes);
+		if (!h->c_eof && !h->client_close && h->c_ready &&
+		    buf_room(&h->cin)) {
+			r = read_side(&h->cin, c->fd, m->src.read_bytes,
+				      &h->c_ready);
 			if (r == -ENODATA) {
 				h->c_eof = true;
 				moved = true;
@@ -1188,9 +1205,10 @@ static void step(struct h1 *h)
 			}
 			moved |= r > 0;
 		}
-		if (h->sfd >= 0 && !h->connecting && !h->s_eof &&
+		if (h->sfd >= 0 && !h->connecting && !h->s_eof && h->s_ready &&
 		    buf_room(&h->sin)) {
-			r = read_side(&h->sin, h->sfd, m->dst.read_bytes);
+			r = read_side(&h->sin, h->sfd, m->dst.read_bytes,
+				      &h->s_ready);
 			if (r == -ENODATA) {
 				h->s_eof = true;
 				moved = true;
@@ -1236,6 +1254,10 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 		linger(h);
 		return;
 	}
+	if (w == &h->crd)
+		h->c_ready = true;
+	else if (w == &h->srd)
+		h->s_ready = true;
 	if (w == &h->swr && h->connecting) {
 		on_connect_done(h);
 		if (h->gone)
@@ -1280,6 +1302,7 @@ static int h1_start(struct proxy_conn *c)
 
 	h->c = c;
 	h->sfd = -1;
+	h->c_ready = true; /* detection read only the start */
 	h->reap.free = h1_free;
 	c->ctx = h;
 	/* what detection read is the start of the first request */
