@@ -960,6 +960,11 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 			c->bytes_in += (uint64_t)n;
 			if (feed(c, tmp, (size_t)n))
 				break;
+			/* a short read drained the socket: the next read
+			 * would be EAGAIN (the watcher says when there is
+			 * more, EOF included) */
+			if ((size_t)n < sizeof(tmp))
+				break;
 			continue;
 		}
 		if (n == 0) {
