@@ -276,3 +276,41 @@ struct json *json_detach(struct json *parent, struct json *item)
 		return NULL;
 	return J(cJSON_DetachItemViaPointer(C(parent), C(item)));
 }
+
+int json_insert(struct json *arr, size_t i, struct json *value)
+{
+	if (!cJSON_IsArray(C(arr)) || !value || i > json_count(arr) ||
+	    i > (size_t)INT32_MAX) {
+		json_free(value);
+		return -EINVAL;
+	}
+	if (i == json_count(arr))
+		cJSON_AddItemToArray(C(arr), C(value));
+	else
+		cJSON_InsertItemInArray(C(arr), (int)i, C(value));
+	return 0;
+}
+
+int json_replace_at(struct json *arr, size_t i, struct json *value)
+{
+	struct json *old = json_at(arr, i);
+
+	if (!old || !value) {
+		json_free(value);
+		return -EINVAL;
+	}
+	cJSON_ReplaceItemViaPointer(C(arr), C(old), C(value));
+	return 0;
+}
+
+struct json *json_copy(const struct json *j)
+{
+	return j ? J(cJSON_Duplicate(C(j), true)) : NULL;
+}
+
+bool json_equal(const struct json *a, const struct json *b)
+{
+	if (!a || !b)
+		return a == b;
+	return cJSON_Compare(C(a), C(b), true);
+}
