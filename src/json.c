@@ -284,10 +284,24 @@ int json_insert(struct json *arr, size_t i, struct json *value)
 		json_free(value);
 		return -EINVAL;
 	}
-	if (i == json_count(arr))
+	/* not cJSON_InsertItemInArray: Debian's 1.7.15 refuses any index
+	 * but 0 (its corrupted-item check tests the new item's prev). Move
+	 * the tail aside, append, put the tail back. */
+	{
+		size_t n = json_count(arr);
+		cJSON *tail = cJSON_CreateArray();
+
+		if (!tail) {
+			json_free(value);
+			return -ENOMEM;
+		}
+		for (size_t k = i; k < n; k++)
+			cJSON_AddItemToArray(tail, cJSON_DetachItemFromArray(C(arr), (int)i));
 		cJSON_AddItemToArray(C(arr), C(value));
-	else
-		cJSON_InsertItemInArray(C(arr), (int)i, C(value));
+		while (tail->child)
+			cJSON_AddItemToArray(C(arr), cJSON_DetachItemFromArray(tail, 0));
+		cJSON_Delete(tail);
+	}
 	return 0;
 }
 
