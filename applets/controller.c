@@ -130,7 +130,7 @@ int applet_controller(int argc, char **argv)
 			.name = "controller",
 			.usage = "conduit controller [--components LIST] (--cluster-dir DIR | --kubeconfig FILE) [flags]",
 			.summary = "Run the control plane components",
-			.details = "Service discovery (destination, gRPC) and the public API over one cache of the cluster's Pods, Services, EndpointSlices and ReplicaSets.",
+			.details = "Service discovery (destination, gRPC) and the public API over one cache of the cluster's Pods, Services, EndpointSlices and ReplicaSets; the proxy injector (an HTTPS admission webhook: POST /inject) with the namespaces it reads itself.",
 			.flags = flags,
 			.min_args = 0,
 			.max_args = 0,

@@ -360,33 +360,72 @@ struct injector {
 	struct metrics_series *m_not_after, *m_reloads;
 };
 
+/*
+ * One review, while its namespace is looked up: a namespace the informer
+ * has not seen yet (created a moment ago) is asked for once, directly,
+ * before the pod is let through uninjected.
+ */
+struct review {
+	struct injector *inj;
+	struct httpd_req *req;
+	struct kube_request *kr;
+	struct json *ns_obj;   /* the namespace fetched, or NULL */
+	char missed[256];      /* the namespace the store did not have */
+};
+
 static const struct json *ns_annotations(void *arg, const char *ns)
 {
-	struct injector *inj = arg;
+	struct review *rv = arg;
 	const struct json *o;
 
-	if (!inj->namespaces)
+	if (rv->ns_obj)
+		return json_get(json_get(rv->ns_obj, "metadata"), "annotations");
+	if (!rv->inj->namespaces)
 		return NULL;
-	o = kube_store_get(kube_informer_store(inj->namespaces), NULL, ns);
+	o = kube_store_get(kube_informer_store(rv->inj->namespaces), NULL, ns);
+	if (!o && strlen(ns) < sizeof(rv->missed))
+		strcpy(rv->missed, ns);
 	return json_get(json_get(o, "metadata"), "annotations");
 }
 
-static void on_inject(struct httpd_req *req, void *arg)
+static void on_ns_fetched(void *arg, const struct kube_response *resp);
+
+/* review - answer rv->req now, or start the namespace lookup; true when
+ * answered (rv is the caller's to free then) */
+static bool review(struct review *rv)
 {
-	struct injector *inj = arg;
+	struct injector *inj = rv->inj;
 	struct injector_review_config rc = {
 		.inject = &inj->cfg.inject,
 		.ns_annotations = ns_annotations,
-		.arg = inj,
+		.arg = rv,
 	};
 	char why[600], q[700], a[SOCK_ADDR_STRLEN];
+	struct httpd_req *req = rv->req;
 	enum injector_result res;
 	const char *body;
 	size_t len;
 	char *out;
 
 	body = httpd_req_body(req, &len);
+	rv->missed[0] = '\0';
 	res = injector_review(&rc, body, len, &out, why, sizeof(why));
+	if (res == INJECTOR_SKIPPED && rv->missed[0] && !rv->ns_obj && !rv->kr) {
+		struct kube_request_opts o = { .total_timeout_ms = 3000 };
+		struct buf path;
+
+		buf_init(&path, 0);
+		buf_append_str(&path, "/api/v1/namespaces/");
+		kube_path_escape(&path, rv->missed);
+		o.path = buf_cstr(&path);
+		rv->kr = o.path ? kube_request_start(inj->kube, &o, on_ns_fetched, rv)
+				: NULL;
+		buf_release(&path);
+		if (rv->kr) {
+			free(out);
+			return false;
+		}
+	}
 	metrics_counter_inc(inj->m_reviews[res]);
 	if (res == INJECTOR_BAD_REQUEST) {
 		log_warn("injector: bad review", "peer=%s error=%s",
@@ -394,7 +433,7 @@ static void on_inject(struct httpd_req *req, void *arg)
 			 log_quote(q, sizeof(q), why));
 		snprintf(q, sizeof(q), "bad AdmissionReview: %s\n", why);
 		httpd_respond_text(req, 400, q);
-		return;
+		return true;
 	}
 	if (res == INJECTOR_SKIPPED)
 		log_debug("injector: review", "result=%s why=%s",
@@ -404,6 +443,57 @@ static void on_inject(struct httpd_req *req, void *arg)
 			 injector_result_name(res), log_quote(q, sizeof(q), why));
 	httpd_respond_json(req, 200, out);
 	free(out);
+	return true;
+}
+
+static void review_free(struct review *rv)
+{
+	json_free(rv->ns_obj);
+	free(rv);
+}
+
+static void on_ns_fetched(void *arg, const struct kube_response *resp)
+{
+	struct review *rv = arg;
+	char e[300], q[400];
+
+	rv->kr = NULL;
+	if (resp->status == 200) {
+		rv->ns_obj = json_parse(resp->body, resp->body_len, e, sizeof(e));
+	} else {
+		log_warn("injector: cannot read the namespace (the pod goes "
+			 "uninjected)", "namespace=%s status=%d error=%s",
+			 rv->missed, resp->status,
+			 log_quote(q, sizeof(q), resp->status
+				   ? kube_status_message(resp->body, resp->body_len, e, sizeof(e))
+				   : resp->message));
+	}
+	if (!rv->ns_obj)
+		rv->ns_obj = json_new_object(); /* known now: not there */
+	review(rv);
+	review_free(rv);
+}
+
+static void on_review_cancel(struct httpd_req *req, void *arg)
+{
+	struct review *rv = arg;
+
+	(void)req;
+	kube_request_cancel(rv->kr);
+	review_free(rv);
+}
+
+static void on_inject(struct httpd_req *req, void *arg)
+{
+	struct review *rv = xcalloc(1, sizeof(*rv));
+
+	rv->inj = arg;
+	rv->req = req;
+	if (review(rv)) {
+		review_free(rv);
+		return;
+	}
+	httpd_req_on_cancel(req, on_review_cancel, rv);
 }
 
 static void on_reload(struct ev_loop *loop, ev_timer *w, int revents)
