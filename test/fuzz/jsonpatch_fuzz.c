@@ -4,7 +4,8 @@
  * jsonpatch_diff(): the input is "DOC\nPATCH" (two JSON texts). A patch
  * that fails says which operation and leaves the document as it was; one
  * that applies gives a document whose diff from the original applies to
- * the original and gives it back.
+ * the original and gives it back. Documents with a repeated member
+ * name are left out: a JSON Pointer cannot name the second one.
  *   make build/fuzz/bin/jsonpatch
  *   build/fuzz/bin/jsonpatch -max_total_time=20 test/fuzz/corpus/jsonpatch
  */
@@ -16,6 +17,21 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* a document with a repeated member name: a patch cannot tell the two
+ * apart (RFC 6902 leaves them undefined), so no diff can round-trip */
+static bool has_dups(const struct json *j)
+{
+	for (const struct json *c = json_child(j); c; c = json_next(c)) {
+		if (json_type(j) == JSON_OBJECT)
+			for (const struct json *d = json_next(c); d; d = json_next(d))
+				if (!strcmp(json_key(c), json_key(d)))
+					return true;
+		if (has_dups(c))
+			return true;
+	}
+	return false;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *text = (const char *)data, *nl = memchr(data, '\n', size);
@@ -26,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	doc = json_parse(text, (size_t)(nl - text), err, sizeof(err));
 	patch = json_parse(nl + 1, size - (size_t)(nl - text) - 1, err, sizeof(err));
-	if (!doc || !patch)
+	if (!doc || !patch || has_dups(doc) || has_dups(patch))
 		goto out;
 	orig = json_copy(doc);
 	if (jsonpatch_apply(&doc, patch, err, sizeof(err))) {
