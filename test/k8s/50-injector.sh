@@ -9,7 +9,8 @@
 # with conduit-init and conduit-proxy, shaped as `conduit inject` shapes
 # them; a namespace not annotated is left alone; a hostNetwork pod is
 # admitted as it is, with a warning kubectl shows; with the injector
-# stopped, failurePolicy: Ignore lets pods through uninjected.
+# stopped, failurePolicy: Ignore lets pods through uninjected once the
+# webhook's timeout is up.
 . "$(dirname "$0")/lib.sh"
 
 cp_ns=t-50-cp
@@ -80,7 +81,7 @@ expect_eq "and the proxy is started and ready" \
 # the same Deployment through `conduit inject`: the same containers, labels
 "$CONDUIT" inject --proxy-image "$CONDUIT_IMAGE_REF" --init-image "$CONDUIT_IMAGE_REF" \
 	--image-pull-policy Never -n "$cp_ns" "$TMP/web.yml" >"$TMP/web.injected" 2>/dev/null
-run /usr/bin/python3 - "$TMP/pod.json" "$TMP/web.injected" <<'EOF'
+cat >"$TMP/compare.py" <<'EOF'
 import json, sys, yaml
 pod = json.load(open(sys.argv[1]))
 tmpl = yaml.safe_load(open(sys.argv[2]))["spec"]["template"]
@@ -105,6 +106,7 @@ if pod["metadata"]["annotations"].get("conduit.io/proxy-version") != tmpl["metad
 print(bad or "same")
 print(pod["metadata"]["annotations"].get("conduit.io/created-by"))
 EOF
+run /usr/bin/python3 "$TMP/compare.py" "$TMP/pod.json" "$TMP/web.injected"
 expect_eq "the webhook's containers and labels are conduit inject's (env, args, ports, probes, securityContext)" \
 	"$(echo "$OUT" | head -n 1)" same
 expect_match "created-by names the injector" "$(echo "$OUT" | tail -n 1)" '^conduit/proxy-injector v'
@@ -160,7 +162,9 @@ run kc run -n "$NS" late --image="$K8S_BUSYBOX_IMAGE" --image-pull-policy=Never 
 ms=$((($(date +%s%N) - t0) / 1000000))
 expect_eq "with no injector running, a pod is still admitted (failurePolicy: Ignore)" "$RC" 0
 expect_eq "uninjected" "$(kc get pod -n "$NS" late -o jsonpath='{.spec.initContainers[*].name}')" ""
-if [ "$ms" -lt 10000 ]; then ok "without waiting for the webhook timeout (${ms} ms)"; else
+# the API server retries the refused connection until the webhook's
+# timeoutSeconds (10), then goes on: documented in the README
+if [ "$ms" -lt 15000 ]; then ok "after at most the webhook's timeout, 10 s (${ms} ms)"; else
 	not_ok "admission took ${ms} ms"; fi
 kc delete mutatingwebhookconfiguration "conduit-proxy-injector-$cp_ns" --wait=false >/dev/null 2>&1
 finish
