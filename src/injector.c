@@ -232,6 +232,57 @@ out:
 	return res;
 }
 
+/*
+ * text_problem - where body is not what the API server sends: JSON is
+ * UTF-8 (RFC 8259), and Go's encoder never writes invalid bytes. The
+ * manifest tree replaces them (and \u0000) with U+FFFD, so a patch made
+ * from such a tree could name members the real object does not have:
+ * refuse them up front. Returns the offset of the first problem, or -1.
+ */
+static ssize_t text_problem(const unsigned char *p, size_t n, const char **what)
+{
+	size_t i = 0, slashes = 0;
+
+	while (i < n) {
+		unsigned c = p[i], need, cp;
+
+		if (c == '\\') {
+			slashes++;
+			i++;
+			continue;
+		}
+		if (c == 'u' && slashes % 2 && i + 5 <= n &&
+		    !memcmp(p + i, "u0000", 5)) {
+			*what = "a \\u0000 escape (no NUL can be patched)";
+			return (ssize_t)i - 1;
+		}
+		slashes = 0;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		*what = "not valid UTF-8";
+		if (c >= 0xc2 && c <= 0xdf)
+			need = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			need = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			need = 3, cp = c & 0x07;
+		else
+			return (ssize_t)i;
+		for (unsigned k = 1; k <= need; k++) {
+			if (i + k >= n || (p[i + k] & 0xc0) != 0x80)
+				return (ssize_t)i;
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return (ssize_t)i;
+		i += need + 1;
+	}
+	return -1;
+}
+
 enum injector_result injector_review(const struct injector_review_config *rc,
 				     const char *body, size_t len, char **out,
 				     char *why, size_t whylen)
@@ -246,6 +297,13 @@ enum injector_result injector_review(const struct injector_review_config *rc,
 	*out = NULL;
 	if (len > INJECTOR_MAX_BODY)
 		return bad(why, whylen, "body: over %u bytes", INJECTOR_MAX_BODY);
+	{
+		const char *what = "";
+		ssize_t at = text_problem((const unsigned char *)body, len, &what);
+
+		if (at >= 0)
+			return bad(why, whylen, "body: %s at byte %zd", what, at);
+	}
 	review = json_parse(body, len, e, sizeof(e));
 	if (!review)
 		return bad(why, whylen, "body: not JSON: %s", e);

@@ -336,8 +336,12 @@ START_TEST(test_garbage)
 	} cases[] = {
 		{ "", "body: not JSON: " },
 		{ "{", "body: not JSON: " },
-		{ "\xff\xfe", "body: not JSON: " },
+		{ "\xff\xfe", "body: not valid UTF-8 at byte 0" },
 		{ "[]", "kind: not an AdmissionReview" },
+		{ "{\"kind\":\"Admission\xc3\x28\"}", "body: not valid UTF-8 at byte 18" },
+		{ "{\"k\":\"\xed\xa0\x80\"}", "body: not valid UTF-8 at byte 7" },
+		{ "{\"k\":\"\xf0\x9f\x98\"}", "body: not valid UTF-8 at byte 7" },
+		{ "{\"k\":\"a\\u0000b\"}", "body: a \\u0000 escape (no NUL can be patched) at byte 8" },
 		{ "{\"kind\":\"AdmissionReview\"}", "apiVersion: want admission.k8s.io/v1" },
 		{ "{\"kind\":\"AdmissionReview\",\"apiVersion\":\"v1\"}", "apiVersion: want" },
 		{ "{\"kind\":\"AdmissionReview\",\"apiVersion\":\"admission.k8s.io/v1\"}",
