@@ -866,6 +866,34 @@ static int inject_object(struct yml_node *obj, const struct inject_config *c,
 		outcome(r, INJECT_DISABLED, "%s: disabled", ANN_INJECT);
 		return 0;
 	}
+	{
+		/* what inject_template adds to must be of the right kind */
+		static const struct {
+			const char *key;
+			enum yml_type type;
+			const char *what;
+		} shapes[] = {
+			{ "metadata", YML_MAP, "metadata" },
+			{ "labels", YML_MAP, "metadata.labels" },
+			{ "annotations", YML_MAP, "metadata.annotations" },
+			{ "initContainers", YML_SEQ, "spec.initContainers" },
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(shapes); i++) {
+			const struct yml_node *n =
+				yml_get(i == 0 ? tmpl : i == 3 ? spec : meta, shapes[i].key);
+
+			if (n && yml_type(n) != YML_NULL && yml_type(n) != shapes[i].type) {
+				r->refused++;
+				report(r, kind, name, "not injected: %s is not a %s",
+				       shapes[i].what,
+				       shapes[i].type == YML_MAP ? "mapping" : "list");
+				outcome(r, INJECT_INVALID, "%s is not a %s", shapes[i].what,
+					shapes[i].type == YML_MAP ? "mapping" : "list");
+				return 0;
+			}
+		}
+	}
 	yml_bool(yml_get(spec, "hostNetwork"), &host_network);
 	if (host_network) {
 		r->refused++;

@@ -190,8 +190,18 @@ static enum injector_result mutate(const struct json *obj,
 	}
 	owner(obj, &label, &name, owner_buf, sizeof(owner_buf));
 	inject_report_init(&rep);
-	if (inject_object_as(tree, &cfg, label, name, &rep))
-		die("out of memory");
+	{
+		int r = inject_object_as(tree, &cfg, label, name, &rep);
+
+		if (r == -ENOMEM)
+			die("out of memory");
+		if (r) {
+			/* the tree may be half changed: no patch from it */
+			inject_report_release(&rep);
+			snprintf(why, whylen, "cannot inject: %s", strerror(-r));
+			goto out;
+		}
+	}
 	snprintf(why, whylen, "%s", rep.last_why);
 	switch (rep.last) {
 	case INJECT_INJECTED:

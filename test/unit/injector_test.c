@@ -282,6 +282,13 @@ START_TEST(test_refused)
 	};
 	struct answer a;
 
+	/* a shape inject cannot add to: refused, not an error */
+	ask("CREATE", "{\"kind\":\"Pod\",\"metadata\":{\"labels\":\"x\",\"annotations\":"
+		      "{\"conduit.io/inject\":\"enabled\"}},\"spec\":{\"containers\":[]}}", &a);
+	ck_assert_int_eq(a.res, INJECTOR_REFUSED);
+	ck_assert_str_eq(warning(&a), "not injected: metadata.labels is not a mapping");
+	answer_free(&a);
+
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		char *pod = deployment_pod("", "\"conduit.io/inject\":\"enabled\"",
 					   cases[i].spec_extra);
