@@ -606,8 +606,6 @@ static void register_metrics(struct injector *inj)
 	static const char *const result_label[] = { "result" };
 	struct metrics_family *f;
 
-	if (!inj->cfg.metrics)
-		return;
 	f = metrics_family_new(inj->cfg.metrics, METRICS_COUNTER,
 			       "injector_reviews_total",
 			       "AdmissionReviews answered, by what came of them",
@@ -637,16 +635,12 @@ struct injector *injector_new(const struct injector_config *cfg, char *err,
 		.request_timeout = 10,
 		.name = "injector",
 	};
-	static struct metrics_series dummy[INJECTOR_NRESULTS + 2];
 	char e[512];
 	int r;
 
+	BUG_ON(!cfg->loop || !cfg->metrics);
 	inj->cfg = *cfg;
 	inj->loop = cfg->loop;
-	for (size_t i = 0; i < INJECTOR_NRESULTS; i++)
-		inj->m_reviews[i] = &dummy[i];
-	inj->m_not_after = &dummy[INJECTOR_NRESULTS];
-	inj->m_reloads = &dummy[INJECTOR_NRESULTS + 1];
 	register_metrics(inj);
 	r = inject_config_check(&cfg->inject, e, sizeof(e));
 	if (r) {

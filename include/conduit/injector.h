@@ -82,7 +82,8 @@ struct injector;
 
 struct injector_config {
 	struct ev_loop *loop;
-	struct metrics_registry *metrics; /* injector_* series; borrowed */
+	struct metrics_registry *metrics; /* injector_* series; borrowed,
+					   * required */
 	const char *tls_dir;	/* tls.crt and tls.key; re-read on change */
 	struct sock_addr addr;	/* HTTPS listener (0.0.0.0:8443) */
 	/* namespaces from the Kubernetes API (kube_config_auto with these),
