@@ -89,8 +89,8 @@ import json, sys
 pod = json.load(open(sys.argv[1]))
 tmpl = json.load(open(sys.argv[2]))["spec"]["template"]
 def strip(c):
-    # the ServiceAccount admission plugin mounts the token into the
-    # containers that exist when it runs, before any webhook
+    # the Deployment template has no token mount (the ServiceAccount
+    # admission plugin mounts it into pods): checked below
     c = dict(c)
     c.pop("volumeMounts", None)
     return c
@@ -112,7 +112,8 @@ expect_eq "the webhook's conduit-init and conduit-proxy are conduit inject's, ev
 	"$(echo "$OUT" | head -n 1)" same
 [ "$(echo "$OUT" | head -n 1)" = same ] || { echo "$OUT" | head -c 3000 | sed 's/^/#   /'; diag "$TMP/err"; }
 expect_match "created-by names the injector" "$(echo "$OUT" | sed -n 2p)" '^conduit/proxy-injector v'
-echo "# the webhook's conduit-proxy volume mounts: $(echo "$OUT" | sed -n 3p)"
+expect_eq "the ServiceAccount token is mounted into the webhook's conduit-proxy too (as into inject's)" \
+	"$(echo "$OUT" | sed -n 3p)" "mounts ['/var/run/secrets/kubernetes.io/serviceaccount']"
 
 # --- a namespace nobody annotated stays untouched ----------------------------
 plain=t-50-plain
