@@ -4,7 +4,7 @@
  *
  *   conduit controller [--components LIST] (--cluster-dir DIR | --kubeconfig FILE) [flags]
  *
- * Runs the named components (destination, public-api) over one cluster
+ * Runs the named components (destination, public-api, injector) over one cluster
  * cache until SIGTERM/SIGINT. Exit 1 when a component cannot start, 2 on
  * a usage error.
  */
@@ -55,7 +55,7 @@ int applet_controller(int argc, char **argv)
 {
 	struct controller_config cfg;
 	int64_t interval = NSEC_PER_SEC, scrape = 10 * NSEC_PER_SEC;
-	const char *tap_addr = NULL;
+	const char *tap_addr = NULL, *init_image = NULL;
 	struct ev_loop *loop;
 	int r;
 
@@ -63,7 +63,7 @@ int applet_controller(int argc, char **argv)
 	{
 		const struct flag flags[] = {
 			{ FLAG_FUNC, 0, "components", &cfg.components, "LIST",
-			  "Components to run, comma-separated: destination, public-api, tap (served by the public API)",
+			  "Components to run, comma-separated: destination, public-api, tap (served by the public API), injector",
 			  "CONDUIT_CONTROLLER_COMPONENTS", 0, 0, flag_components,
 			  "destination" },
 			{ FLAG_STRING, 0, "cluster-dir", &cfg.cluster_dir, "DIR",
@@ -91,6 +91,27 @@ int applet_controller(int argc, char **argv)
 			{ FLAG_STRING, 0, "tap-addr", &tap_addr, "ADDR",
 			  "Reserved for a gRPC tap API; tap is served by the public API's /api/v1/tap today",
 			  NULL },
+			{ FLAG_FUNC, 0, "injector-addr", &cfg.injector_addr,
+			  "ADDR", "injector: HTTPS admission webhook listener (POST /inject)",
+			  NULL, 0, 0, flag_addr, "0.0.0.0:8443" },
+			{ FLAG_STRING, 0, "injector-tls-dir", &cfg.injector_tls_dir,
+			  "DIR", "injector: tls.crt and tls.key (PEM) of the webhook, re-read when they change",
+			  NULL },
+			{ FLAG_STRING, 0, "proxy-image", &cfg.inject.proxy_image,
+			  "IMAGE", "injector: image of the conduit-proxy container",
+			  NULL },
+			{ FLAG_STRING, 0, "init-image", &init_image,
+			  "IMAGE", "injector: image of the conduit-init container (default: --proxy-image)",
+			  NULL },
+			{ FLAG_STRING, 0, "image-pull-policy",
+			  &cfg.inject.image_pull_policy, "POLICY",
+			  "injector: Always, IfNotPresent or Never", NULL },
+			{ FLAG_STRING, 0, "proxy-log-level",
+			  &cfg.inject.proxy_log_level, "LEVEL",
+			  "injector: the injected proxies' log level", NULL },
+			{ FLAG_BOOL, 0, "native-sidecar", &cfg.inject.native_sidecar,
+			  NULL, "injector: inject the proxy as a native sidecar (Kubernetes 1.29+)",
+			  NULL },
 			{ FLAG_FUNC, 0, "admin-addr", &cfg.admin_addr, "ADDR",
 			  "Admin listener: /metrics, /ready, /live", NULL, 0, 0,
 			  flag_addr, "0.0.0.0:9996" },
@@ -109,7 +130,7 @@ int applet_controller(int argc, char **argv)
 			.name = "controller",
 			.usage = "conduit controller [--components LIST] (--cluster-dir DIR | --kubeconfig FILE) [flags]",
 			.summary = "Run the control plane components",
-			.details = "Service discovery (destination, gRPC) and the public API over one cache of the cluster's Pods, Services, EndpointSlices and ReplicaSets.",
+			.details = "Service discovery (destination, gRPC) and the public API over one cache of the cluster's Pods, Services, EndpointSlices and ReplicaSets; the proxy injector (an HTTPS admission webhook: POST /inject) with the namespaces it reads itself.",
 			.flags = flags,
 			.min_args = 0,
 			.max_args = 0,
@@ -124,6 +145,7 @@ int applet_controller(int argc, char **argv)
 			return flag_usage_error(&cmd, "--scrape-interval must be at least 100ms");
 	}
 	(void)tap_addr;
+	cfg.inject.init_image = init_image ? init_image : cfg.inject.proxy_image;
 	cfg.cluster_dir_interval = (double)interval / NSEC_PER_SEC;
 	cfg.scrape_interval = (double)scrape / NSEC_PER_SEC;
 	log_set_level(cfg.log_level);

@@ -11,6 +11,7 @@
 #include "conduit/cluster_dir.h"
 #include "conduit/cluster_kube.h"
 #include "conduit/destination.h"
+#include "conduit/injector.h"
 #include "conduit/json.h"
 #include "conduit/loop.h"
 #include "conduit/metrics.h"
@@ -29,6 +30,7 @@ struct controller {
 	struct cluster_kube *kube;
 	struct destination *destination;
 	struct public_api *public_api;
+	struct injector *injector;
 	struct proxy_admin *admin;
 	int admin_fd;
 	ev_io admin_io;
@@ -59,6 +61,10 @@ void controller_config_init(struct controller_config *cfg)
 	sock_addr_parse("0.0.0.0:8085", &cfg->public_api_addr, err,
 			sizeof(err));
 	sock_addr_parse("0.0.0.0:9996", &cfg->admin_addr, err, sizeof(err));
+	sock_addr_parse("0.0.0.0:8443", &cfg->injector_addr, err, sizeof(err));
+	cfg->injector_tls_dir = "/var/run/conduit/tls";
+	inject_config_defaults(&cfg->inject, version_string(), version_image());
+	cfg->inject.created_by = "conduit/proxy-injector";
 }
 
 int controller_parse_components(const char *s, unsigned *out, char *err,
@@ -73,9 +79,10 @@ int controller_parse_components(const char *s, unsigned *out, char *err,
 		/* tap is fanned out by the public API (GET /api/v1/tap):
 		 * naming it asks for the public API */
 		{ "tap", CONTROLLER_PUBLIC_API },
+		{ "injector", CONTROLLER_INJECTOR },
 	};
 	/* named by the design and install's manifests, not built yet */
-	static const char *const later[] = { "identity", "web", "injector" };
+	static const char *const later[] = { "identity", "web" };
 	unsigned bits = 0;
 
 	while (*s) {
@@ -93,14 +100,14 @@ int controller_parse_components(const char *s, unsigned *out, char *err,
 		for (size_t i = 0; !found && i < ARRAY_SIZE(later); i++) {
 			if (strlen(later[i]) == n && !strncmp(later[i], s, n)) {
 				snprintf(err, errlen,
-					 "component %.*s is not built yet (built: destination, public-api, tap)",
+					 "component %.*s is not built yet (built: destination, public-api, tap, injector)",
 					 (int)n, s);
 				return -EINVAL;
 			}
 		}
 		if (!found) {
 			snprintf(err, errlen,
-				 "unknown component \"%.*s\" (want destination, public-api, tap)",
+				 "unknown component \"%.*s\" (want destination, public-api, tap, injector)",
 				 (int)n, s);
 			return -EINVAL;
 		}
@@ -127,6 +134,8 @@ static bool admin_ready(void *arg)
 			 cluster_count(c->cluster, "Service"),
 			 cluster_count(c->cluster, "EndpointSlice"));
 	}
+	if (c->injector && !injector_ready(c->injector))
+		return false;
 	return c->synced;
 }
 
@@ -349,6 +358,34 @@ static int start_public_api(struct controller *c)
 	return 0;
 }
 
+static int start_injector(struct controller *c)
+{
+	struct injector_config ic = {
+		.loop = c->loop,
+		.metrics = c->metrics,
+		.tls_dir = c->cfg->injector_tls_dir,
+		.addr = c->cfg->injector_addr,
+		.use_kube = !c->cfg->cluster_dir,
+		.kubeconfig = c->cfg->kubeconfig,
+		.context = c->cfg->context,
+		.inject = c->cfg->inject,
+	};
+	char a[SOCK_ADDR_STRLEN], err[600], q[700];
+
+	ic.inject.control_plane_ns = c->cfg->controller_ns;
+	ic.inject.cluster_domain = c->cfg->cluster_domain;
+	c->injector = injector_new(&ic, err, sizeof(err));
+	if (!c->injector) {
+		log_error("controller: cannot start the injector", "error=%s",
+			  log_quote(q, sizeof(q), err));
+		return -1;
+	}
+	log_info("controller: injector listening", "addr=%s tls_dir=%s kube_api=%s",
+		 sock_addr_format(&c->cfg->injector_addr, a, sizeof(a)),
+		 c->cfg->injector_tls_dir, ic.use_kube ? "namespaces" : "none");
+	return 0;
+}
+
 int controller_run(const struct controller_config *cfg, struct ev_loop *loop)
 {
 	struct controller *c = xcalloc(1, sizeof(*c));
@@ -370,7 +407,10 @@ int controller_run(const struct controller_config *cfg, struct ev_loop *loop)
 	c->metrics = metrics_registry_new();
 	c->cluster = cluster_new(&cc);
 	c->env_json = env_json(cfg);
-	if (start_source(c) < 0)
+	/* the injector alone needs no cache (nor the RBAC to fill one) */
+	if (!cfg->cluster_dir && cfg->components == CONTROLLER_INJECTOR)
+		c->synced = true;
+	else if (start_source(c) < 0)
 		goto out;
 	register_metrics(c);
 	if (c->kube)
@@ -383,10 +423,13 @@ int controller_run(const struct controller_config *cfg, struct ev_loop *loop)
 	if ((cfg->components & CONTROLLER_PUBLIC_API) &&
 	    start_public_api(c) < 0)
 		goto out;
+	if ((cfg->components & CONTROLLER_INJECTOR) && start_injector(c) < 0)
+		goto out;
 	log_info("controller started", "version=%s", version_string());
 	ev_run(loop, 0);
 	rc = 0;
 out:
+	injector_free(c->injector);
 	public_api_free(c->public_api);
 	destination_free(c->destination);
 	if (c->admin_fd >= 0) {

@@ -83,6 +83,9 @@ struct conn {
 	bool orphan;	  /* closed while a handler owns req: freed
 			   * once it answers */
 	bool in_process;  /* process() is on the stack */
+	struct tls_conn *tls; /* HTTPS, or NULL */
+	bool handshaking;     /* TLS: no HTTP yet */
+	bool sniffed;	      /* TLS: the first byte was looked at */
 };
 
 struct httpd {
@@ -207,6 +210,8 @@ static void conn_close(struct conn *c)
 	ev_io_stop(s->loop, &c->rd);
 	ev_io_stop(s->loop, &c->wr);
 	ev_timer_stop(s->loop, &c->timer);
+	tls_conn_free(c->tls);
+	c->tls = NULL;
 	close(c->fd);
 	c->fd = -1;
 	list_unlink(&s->conns, c);
@@ -272,6 +277,125 @@ static void req_reset(struct httpd_req *req)
 	req->cancel_arg = NULL;
 }
 
+/* --- transport: the socket, or TLS over it --------------------------------- */
+
+/* conn_read - as buf_read_fd, through TLS when the server has it */
+static ssize_t conn_read(struct conn *c)
+{
+	ssize_t n, total = 0;
+
+	if (!c->tls)
+		return buf_read_fd(&c->in, c->fd, buf_room(&c->in));
+	for (;;) {
+		size_t room = buf_room(&c->in);
+
+		if (!room)
+			return total ? total : -ENOBUFS;
+		if (room > 16384)
+			room = 16384;
+		if (buf_reserve(&c->in, room))
+			return total ? total : -ENOMEM;
+		n = tls_conn_read(c->tls, buf_tail(&c->in), room);
+		if (n > 0) {
+			buf_commit(&c->in, (size_t)n);
+			total += n;
+			continue;
+		}
+		if (n == 0)
+			return total;
+		return total ? total : n;
+	}
+}
+
+/* conn_write - as buf_write_fd, through TLS when the server has it */
+static ssize_t conn_write(struct conn *c)
+{
+	ssize_t n, total = 0;
+
+	if (!c->tls)
+		return buf_write_fd(&c->out, c->fd);
+	while (buf_len(&c->out)) {
+		n = tls_conn_write(c->tls, buf_head(&c->out), buf_len(&c->out));
+		if (n < 0)
+			return total ? total : n;
+		buf_consume(&c->out, (size_t)n);
+		total += n;
+	}
+	return total;
+}
+
+/*
+ * not_tls - the first byte says the client speaks plain HTTP to the TLS
+ * port (a TLS client starts with a handshake record, 0x16): tell it so in
+ * words, as Go's servers do, after taking what it sent so the close does
+ * not reset the answer away.
+ */
+static void not_tls(struct conn *c, unsigned char first)
+{
+	static const char answer[] =
+		"HTTP/1.0 400 Bad Request\r\n"
+		"Content-Type: text/plain; charset=utf-8\r\n"
+		"Connection: close\r\n\r\n"
+		"Client sent an HTTP request to an HTTPS server.\n";
+	char sink[4096];
+	char a[SOCK_ADDR_STRLEN];
+
+	log_debug("not a TLS client", "server=%s peer=%s first_byte=0x%02x",
+		  c->srv->cfg.name, sock_addr_format(&c->peer, a, sizeof(a)),
+		  first);
+	while (read(c->fd, sink, sizeof(sink)) > 0)
+		;
+	if ((first >= 'A' && first <= 'Z') &&
+	    write(c->fd, answer, sizeof(answer) - 1) < 0)
+		(void)0; /* the client is gone: nothing to tell it */
+	shutdown(c->fd, SHUT_WR);
+	conn_close(c);
+}
+
+static void handshake(struct conn *c)
+{
+	struct ev_loop *loop = c->srv->loop;
+	char err[400], a[SOCK_ADDR_STRLEN];
+	unsigned char first;
+	ssize_t n;
+	int r;
+
+	if (!c->sniffed) {
+		n = recv(c->fd, &first, 1, MSG_PEEK);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			conn_close(c);
+			return;
+		}
+		c->sniffed = true;
+		if (first != 0x16) {
+			not_tls(c, first);
+			return;
+		}
+	}
+	r = tls_conn_handshake(c->tls, err, sizeof(err));
+	if (r == -EAGAIN) {
+		if (tls_conn_wants_write(c->tls))
+			ev_io_start(loop, &c->wr);
+		else
+			ev_io_stop(loop, &c->wr);
+		return;
+	}
+	if (r) {
+		log_debug("TLS handshake failed", "server=%s peer=%s error=%s",
+			  c->srv->cfg.name,
+			  sock_addr_format(&c->peer, a, sizeof(a)), err);
+		conn_close(c);
+		return;
+	}
+	c->handshaking = false;
+	ev_io_stop(loop, &c->wr);
+	set_phase(c, PH_IDLE);
+	/* the request may have come with the handshake's last flight */
+	ev_feed_event(loop, &c->rd, EV_READ);
+}
+
 /*
  * flush - write what is queued. Returns true when everything is written
  * and the connection may read the next request; false while it waits for
@@ -285,7 +409,7 @@ static bool flush(struct conn *c)
 	if (c->closed)
 		return false;
 	if (buf_len(&c->out)) {
-		n = buf_write_fd(&c->out, c->fd);
+		n = conn_write(c);
 		if (n < 0 && n != -EAGAIN) {
 			conn_close(c);
 			return false;
@@ -315,6 +439,8 @@ static bool flush(struct conn *c)
 		if (c->phase != PH_LINGER) {
 			/* a FIN, then wait for the client's: closing with
 			 * unread bytes would reset the answer away */
+			if (c->tls)
+				tls_conn_close_notify(c->tls);
 			shutdown(c->fd, SHUT_WR);
 			set_phase(c, PH_LINGER);
 		}
@@ -671,8 +797,12 @@ static void process(struct conn *c)
 	if (c->orphan)
 		return;
 	/* room again after a full buffer stopped reading */
-	if (!c->closed && buf_room(&c->in) && c->phase != PH_LINGER)
+	if (!c->closed && buf_room(&c->in) && c->phase != PH_LINGER) {
 		ev_io_start(c->srv->loop, &c->rd);
+		/* TLS: decrypted bytes the socket will not signal again */
+		if (c->tls && tls_conn_pending(c->tls))
+			ev_feed_event(c->srv->loop, &c->rd, EV_READ);
+	}
 }
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents)
@@ -681,6 +811,10 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 	ssize_t n;
 
 	(void)revents;
+	if (c->handshaking) {
+		handshake(c);
+		return;
+	}
 	if (c->phase == PH_LINGER) {
 		char sink[4096];
 
@@ -689,7 +823,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 			conn_close(c);
 		return;
 	}
-	n = buf_read_fd(&c->in, c->fd, buf_room(&c->in));
+	n = conn_read(c);
 	if (n == -EAGAIN)
 		return;
 	if (n == -ENOBUFS) {
@@ -709,9 +843,14 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 
 static void on_write(struct ev_loop *loop, ev_io *w, int revents)
 {
+	struct conn *c = container_of(w, struct conn, wr);
+
 	(void)loop;
 	(void)revents;
-	process(container_of(w, struct conn, wr));
+	if (c->handshaking)
+		handshake(c);
+	else
+		process(c);
 }
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -721,8 +860,8 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	if (c->phase == PH_REQUEST && c->req.state == RQ_READING &&
-	    !buf_len(&c->out)) {
+	if (!c->handshaking && c->phase == PH_REQUEST &&
+	    c->req.state == RQ_READING && !buf_len(&c->out)) {
 		log_debug("request timed out", "server=%s peer=%s",
 			  c->srv->cfg.name,
 			  sock_addr_format(&c->peer, a, sizeof(a)));
@@ -771,7 +910,18 @@ int httpd_adopt(struct httpd *s, int fd, const struct sock_addr *peer)
 	ev_timer_init(&c->timer, on_timer, 0, 0);
 	list_push(&s->conns, c);
 	s->nconns++;
-	set_phase(c, PH_IDLE);
+	if (s->cfg.tls) {
+		c->tls = tls_server_conn_new(s->cfg.tls, fd);
+		if (!c->tls) {
+			conn_close(c);
+			return -ENOMEM;
+		}
+		c->handshaking = true;
+		/* first byte to the end of the handshake, then per request */
+		set_phase(c, PH_REQUEST);
+	} else {
+		set_phase(c, PH_IDLE);
+	}
 	ev_io_start(s->loop, &c->rd);
 	return 0;
 }

@@ -381,19 +381,27 @@ static const struct {
 #undef O
 };
 
+void inject_config_override(struct inject_config *c,
+			    const struct yml_node *annotations)
+{
+	const char *v;
+
+	for (size_t i = 0; i < ARRAY_SIZE(overrides); i++) {
+		v = yml_text(yml_get(annotations, overrides[i].key));
+		if (v)
+			*(const char **)((char *)c + overrides[i].off) = v;
+	}
+	v = yml_text(yml_get(annotations, CONFIG_PREFIX "native-sidecar"));
+	if (v)
+		c->native_sidecar = strcmp(v, "false") != 0;
+}
+
 static int apply_overrides(struct workload *w, const struct yml_node *meta,
 			   char *err, size_t errlen)
 {
 	const char *v;
 
-	for (size_t i = 0; i < ARRAY_SIZE(overrides); i++) {
-		v = meta_value(meta, "annotations", overrides[i].key);
-		if (v)
-			*(const char **)((char *)&w->c + overrides[i].off) = v;
-	}
-	v = meta_value(meta, "annotations", CONFIG_PREFIX "native-sidecar");
-	if (v)
-		w->c.native_sidecar = strcmp(v, "false") != 0;
+	inject_config_override(&w->c, yml_get(meta, "annotations"));
 	/* the mesh meshes itself: a control-plane pod talks to its own
 	 * namespace, whatever the command says */
 	v = meta_value(meta, "labels", LABEL_CP_NS);
@@ -747,8 +755,27 @@ static struct yml_node *find_template(struct yml_node *obj, const char *kind,
 	return NULL;
 }
 
+/* what happened to the last object, for callers that take one at a time */
+PRINTF_LIKE(3, 4)
+static void outcome(struct inject_report *r, enum inject_result res,
+		    const char *fmt, ...)
+{
+	va_list ap;
+
+	r->last = res;
+	va_start(ap, fmt);
+	vsnprintf(r->last_why, sizeof(r->last_why), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * inject_object - inject (or uninject) one object. as_label and as_name,
+ * when not NULL, name the workload instead of the object's kind and name
+ * (the webhook's Pod, made by a Deployment).
+ */
 static int inject_object(struct yml_node *obj, const struct inject_config *c,
-			 struct inject_report *r, bool inject)
+			 struct inject_report *r, bool inject,
+			 const char *as_label, const char *as_name)
 {
 	const char *kind = str_at(obj, "kind"), *name, *label = "", *which;
 	struct yml_node *tmpl, *meta, *spec;
@@ -767,6 +794,7 @@ static int inject_object(struct yml_node *obj, const struct inject_config *c,
 		r->refused++;
 		buf_printf(&r->lines, "‼ document at line %u is not a Kubernetes "
 				      "object (no kind)\n", yml_line(obj));
+		outcome(r, INJECT_INVALID, "not a Kubernetes object (no kind)");
 		return 0;
 	}
 	if (strcmp(kind, "Namespace") == 0) {
@@ -780,15 +808,19 @@ static int inject_object(struct yml_node *obj, const struct inject_config *c,
 		if (inject) {
 			if (cur && strcmp(cur, "disabled") == 0) {
 				report(r, kind, name, "skipped (%s: disabled)", ANN_INJECT);
+				outcome(r, INJECT_DISABLED, "%s: disabled", ANN_INJECT);
 			} else {
 				put_str(&b, ann, ANN_INJECT, "enabled");
 				report(r, kind, name, "annotated");
+				outcome(r, INJECT_ANNOTATED, "annotated");
 			}
 		} else if (cur && strcmp(cur, "enabled") == 0) {
 			yml_delete(ann, ANN_INJECT);
 			report(r, kind, name, "uninjected");
+			outcome(r, INJECT_UNINJECTED, "uninjected");
 		} else {
 			report(r, kind, name, "skipped");
+			outcome(r, INJECT_SKIPPED, "no annotation to take out");
 		}
 		if (!yml_count(ann))
 			yml_delete(m, "annotations");
@@ -797,6 +829,7 @@ static int inject_object(struct yml_node *obj, const struct inject_config *c,
 	tmpl = find_template(obj, kind, &label, &known);
 	if (!known) {
 		report(r, kind, name, "skipped");
+		outcome(r, INJECT_SKIPPED, "a %s has no pods", kind);
 		return 0;
 	}
 	meta = yml_get(tmpl, "metadata");
@@ -805,14 +838,17 @@ static int inject_object(struct yml_node *obj, const struct inject_config *c,
 	    yml_type(yml_get(spec, "containers")) != YML_SEQ) {
 		r->refused++;
 		report(r, kind, name, "not injected: no pod template with containers");
+		outcome(r, INJECT_INVALID, "no pod template with containers");
 		return 0;
 	}
 	if (!inject) {
 		if (uninject_template(tmpl)) {
 			r->uninjected++;
 			report(r, kind, name, "uninjected");
+			outcome(r, INJECT_UNINJECTED, "uninjected");
 		} else {
 			report(r, kind, name, "skipped (no proxy)");
+			outcome(r, INJECT_SKIPPED, "no proxy");
 		}
 		return 0;
 	}
@@ -827,7 +863,36 @@ static int inject_object(struct yml_node *obj, const struct inject_config *c,
 	}
 	if (disabled) {
 		report(r, kind, name, "skipped (%s: disabled)", ANN_INJECT);
+		outcome(r, INJECT_DISABLED, "%s: disabled", ANN_INJECT);
 		return 0;
+	}
+	{
+		/* what inject_template adds to must be of the right kind */
+		static const struct {
+			const char *key;
+			enum yml_type type;
+			const char *what;
+		} shapes[] = {
+			{ "metadata", YML_MAP, "metadata" },
+			{ "labels", YML_MAP, "metadata.labels" },
+			{ "annotations", YML_MAP, "metadata.annotations" },
+			{ "initContainers", YML_SEQ, "spec.initContainers" },
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(shapes); i++) {
+			const struct yml_node *n =
+				yml_get(i == 0 ? tmpl : i == 3 ? spec : meta, shapes[i].key);
+
+			if (n && yml_type(n) != YML_NULL && yml_type(n) != shapes[i].type) {
+				r->refused++;
+				report(r, kind, name, "not injected: %s is not a %s",
+				       shapes[i].what,
+				       shapes[i].type == YML_MAP ? "mapping" : "list");
+				outcome(r, INJECT_INVALID, "%s is not a %s", shapes[i].what,
+					shapes[i].type == YML_MAP ? "mapping" : "list");
+				return 0;
+			}
+		}
 	}
 	yml_bool(yml_get(spec, "hostNetwork"), &host_network);
 	if (host_network) {
@@ -835,6 +900,8 @@ static int inject_object(struct yml_node *obj, const struct inject_config *c,
 		buf_printf(&r->lines, "‼ hostNetwork is enabled: the proxy cannot "
 				      "intercept a pod that shares the node's network\n");
 		report(r, kind, name, "not injected");
+		outcome(r, INJECT_REFUSED, "hostNetwork is enabled: the proxy cannot "
+					   "intercept a pod that shares the node's network");
 		return 0;
 	}
 	if (other_mesh(spec, &which)) {
@@ -842,15 +909,18 @@ static int inject_object(struct yml_node *obj, const struct inject_config *c,
 		buf_printf(&r->lines, "‼ the pod already has another mesh's "
 				      "sidecar (%s)\n", which);
 		report(r, kind, name, "not injected");
+		outcome(r, INJECT_REFUSED, "the pod already has another mesh's "
+					   "sidecar (%s)", which);
 		return 0;
 	}
 	w.c = *c;
-	w.kind_label = label;
-	w.name = name;
+	w.kind_label = as_label ? as_label : label;
+	w.name = as_name ? as_name : name;
 	if (apply_overrides(&w, meta, why, sizeof(why))) {
 		r->refused++;
 		buf_printf(&r->lines, "‼ %s\n", why);
 		report(r, kind, name, "not injected");
+		outcome(r, INJECT_REFUSED, "%s", why);
 		return 0;
 	}
 	uninject_template(tmpl);
@@ -859,6 +929,7 @@ static int inject_object(struct yml_node *obj, const struct inject_config *c,
 		return err;
 	r->injected++;
 	report(r, kind, name, "injected");
+	outcome(r, INJECT_INJECTED, "injected");
 	return 0;
 }
 
@@ -871,9 +942,9 @@ static int walk(struct yml_node *doc, const struct inject_config *c,
 	if (yml_type(doc) == YML_NULL)
 		return 0; /* an empty document: nothing to do, nothing to say */
 	if (!items)
-		return inject_object(doc, c, r, inject);
+		return inject_object(doc, c, r, inject, NULL, NULL);
 	for (size_t i = 0; i < yml_count(items); i++) {
-		err = inject_object(yml_at(items, i), c, r, inject);
+		err = inject_object(yml_at(items, i), c, r, inject, NULL, NULL);
 		if (err)
 			return err;
 	}
@@ -889,4 +960,28 @@ int inject_doc(struct yml_node *doc, const struct inject_config *c,
 int uninject_doc(struct yml_node *doc, struct inject_report *r)
 {
 	return walk(doc, NULL, r, false);
+}
+
+int inject_object_as(struct yml_node *obj, const struct inject_config *c,
+		     const char *as_label, const char *as_name,
+		     struct inject_report *r)
+{
+	return inject_object(obj, c, r, true, as_label, as_name);
+}
+
+bool inject_has_proxy(const struct yml_node *pod_spec)
+{
+	static const char *const lists[] = { "containers", "initContainers" };
+
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+		const struct yml_node *seq = yml_get(pod_spec, lists[l]);
+
+		for (size_t i = 0; i < yml_count(seq); i++) {
+			const char *n = str_at(yml_at(seq, i), "name");
+
+			if (n && strcmp(n, PROXY_NAME) == 0)
+				return true;
+		}
+	}
+	return false;
 }

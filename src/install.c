@@ -483,6 +483,7 @@ int install_render(const struct install_config *c, struct yml_stream *out,
 			{ "injector_ca_b64", inj_ca_b64 },
 			{ "injector_crt_b64", inj_crt_b64 },
 			{ "injector_key_b64", inj_key_b64 },
+			{ "native_sidecar", c->native_sidecar ? "true" : "false" },
 		};
 
 		r = render_file("manifests/install.yml", vars, ARRAY_SIZE(vars), &docs,

@@ -276,3 +276,86 @@ struct json *json_detach(struct json *parent, struct json *item)
 		return NULL;
 	return J(cJSON_DetachItemViaPointer(C(parent), C(item)));
 }
+
+int json_insert(struct json *arr, size_t i, struct json *value)
+{
+	if (!cJSON_IsArray(C(arr)) || !value || i > json_count(arr) ||
+	    i > (size_t)INT32_MAX) {
+		json_free(value);
+		return -EINVAL;
+	}
+	/* not cJSON_InsertItemInArray: Debian's 1.7.15 refuses any index
+	 * but 0 (its corrupted-item check tests the new item's prev). Move
+	 * the tail aside, append, put the tail back. */
+	{
+		size_t n = json_count(arr);
+		cJSON *tail = cJSON_CreateArray();
+
+		if (!tail) {
+			json_free(value);
+			return -ENOMEM;
+		}
+		for (size_t k = i; k < n; k++)
+			cJSON_AddItemToArray(tail, cJSON_DetachItemFromArray(C(arr), (int)i));
+		cJSON_AddItemToArray(C(arr), C(value));
+		while (tail->child)
+			cJSON_AddItemToArray(C(arr), cJSON_DetachItemFromArray(tail, 0));
+		cJSON_Delete(tail);
+	}
+	return 0;
+}
+
+int json_replace_at(struct json *arr, size_t i, struct json *value)
+{
+	struct json *old = json_at(arr, i);
+
+	if (!old || !value) {
+		json_free(value);
+		return -EINVAL;
+	}
+	cJSON_ReplaceItemViaPointer(C(arr), C(old), C(value));
+	return 0;
+}
+
+struct json *json_copy(const struct json *j)
+{
+	return j ? J(cJSON_Duplicate(C(j), true)) : NULL;
+}
+
+static bool equal(const cJSON *a, const cJSON *b, int depth)
+{
+	const cJSON *x, *y;
+
+	if ((a->type & 0xff) != (b->type & 0xff) || depth > 2000)
+		return false;
+	if (cJSON_IsArray(a)) {
+		for (x = a->child, y = b->child; x && y; x = x->next, y = y->next)
+			if (!equal(x, y, depth + 1))
+				return false;
+		return !x && !y;
+	}
+	if (!cJSON_IsObject(a))
+		return cJSON_Compare(a, b, true);
+	/* the same members in the same order: the common case, and the one
+	 * that keeps equality reflexive for objects with duplicate keys */
+	for (x = a->child, y = b->child; x && y; x = x->next, y = y->next)
+		if (strcmp(x->string, y->string) || !equal(x, y, depth + 1))
+			break;
+	if (!x && !y)
+		return true;
+	if (cJSON_GetArraySize(a) != cJSON_GetArraySize(b))
+		return false;
+	for (x = a->child; x; x = x->next) {
+		y = cJSON_GetObjectItemCaseSensitive(b, x->string);
+		if (!y || !equal(x, y, depth + 1))
+			return false;
+	}
+	return true;
+}
+
+bool json_equal(const struct json *a, const struct json *b)
+{
+	if (!a || !b)
+		return a == b;
+	return equal(C(a), C(b), 0);
+}

@@ -6,6 +6,7 @@
 #include <ev.h>
 
 #include "conduit/cluster.h"
+#include "conduit/inject.h"
 #include "conduit/log.h"
 #include "conduit/sock.h"
 
@@ -20,6 +21,7 @@
 enum controller_component {
 	CONTROLLER_DESTINATION = 1u << 0,
 	CONTROLLER_PUBLIC_API = 1u << 1,
+	CONTROLLER_INJECTOR = 1u << 2,
 };
 
 struct controller_config {
@@ -37,6 +39,12 @@ struct controller_config {
 	double scrape_interval;		   /* public-api: s between scrapes */
 	const char *prometheus_url;	   /* public-api: stats from there */
 	enum log_level log_level;
+	/* injector: the HTTPS webhook; tls.crt and tls.key in its dir; the
+	 * inject flags it injects with (control_plane_ns and cluster_domain
+	 * are taken from the two above at run time) */
+	struct sock_addr injector_addr; /* 0.0.0.0:8443 */
+	const char *injector_tls_dir;	/* /var/run/conduit/tls */
+	struct inject_config inject;
 };
 
 /* controller_config_init - the defaults above */

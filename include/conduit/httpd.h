@@ -8,6 +8,7 @@
 
 #include "conduit/base.h"
 #include "conduit/sock.h"
+#include "conduit/tls.h"
 
 /*
  * A small HTTP/1.1 server for JSON APIs, probes and event streams, driven
@@ -74,6 +75,11 @@ struct httpd_config {
 	double idle_timeout;	 /* s between keep-alive requests (120) */
 	double write_timeout;	 /* s without write progress (30) */
 	const char *name;	 /* for log lines ("http"); borrowed */
+	/* HTTPS: every connection is TLS with this server's credentials
+	 * (borrowed; free it after the httpd). The handshake counts
+	 * against request_timeout. A client that speaks plain HTTP to it
+	 * gets a plain-text 400 saying so, then the connection closes. */
+	struct tls_server *tls;
 };
 
 /*

@@ -83,6 +83,8 @@ struct inject_report {
 	size_t uninjected; /* uninject: objects whose proxy went */
 	size_t refused;	   /* hostNetwork, other meshes, bad objects */
 	size_t total;	   /* objects seen, List items counted singly */
+	enum inject_result last; /* what happened to the last object */
+	char last_why[400];	 /* and why, in words ("hostNetwork is ...") */
 };
 
 void inject_report_init(struct inject_report *r);
@@ -95,6 +97,30 @@ void inject_report_release(struct inject_report *r);
  */
 int inject_doc(struct yml_node *doc, const struct inject_config *c,
 	       struct inject_report *r);
+
+/*
+ * inject_object_as - inject one object (not a List) as inject_doc does,
+ * but name the workload as_label/as_name (conduit.io/proxy-<as_label>:
+ * as_name and the CONDUIT_PROXY_WORKLOAD_* env) instead of the object's
+ * own kind and name; either may be NULL for the object's. For the
+ * webhook, whose Pods are made by a Deployment or a Job. r->last and
+ * r->last_why say what happened. Returns 0, or -ENOMEM.
+ */
+int inject_object_as(struct yml_node *obj, const struct inject_config *c,
+		     const char *as_label, const char *as_name,
+		     struct inject_report *r);
+
+/*
+ * inject_config_override - apply the config.conduit.io/<flag> entries of
+ * an annotations mapping (borrowed: c points into it afterwards) to c,
+ * as inject does with a workload's own. Values are not checked here:
+ * inject_config_check() (which every injection runs) does that.
+ */
+void inject_config_override(struct inject_config *c,
+			    const struct yml_node *annotations);
+
+/* inject_has_proxy - a pod spec with a container named conduit-proxy */
+bool inject_has_proxy(const struct yml_node *pod_spec);
 
 /*
  * uninject_doc - remove what inject added from every object of doc, in

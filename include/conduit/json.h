@@ -72,6 +72,22 @@ struct json *json_next(const struct json *j);
  * NULL; item must be a child of parent.
  */
 struct json *json_detach(struct json *parent, struct json *item);
+/*
+ * json_insert - put value at index i of an array (i == count appends),
+ * shifting the rest; json_replace_at - put value in place of element i
+ * (freed). Both take ownership of value (freed on failure) and return 0
+ * or -EINVAL (not an array, i out of range).
+ */
+int json_insert(struct json *arr, size_t i, struct json *value);
+int json_replace_at(struct json *arr, size_t i, struct json *value);
+/* json_copy - a deep copy (caller frees), NULL on OOM or for NULL */
+struct json *json_copy(const struct json *j);
+/*
+ * json_equal - same value: same type, strings byte for byte, numbers
+ * equal, arrays in order, objects with the same members in any order.
+ * Two NULLs are equal.
+ */
+bool json_equal(const struct json *a, const struct json *b);
 /* json_key - the member name of j inside its object, or NULL */
 const char *json_key(const struct json *j);
 /* scalar readers: NULL / false when j is NULL or of another type */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* tls.h - TLS 1.2 clients on non-blocking sockets (mbedtls) */
+/* tls.h - TLS 1.2 clients and servers on non-blocking sockets (mbedtls) */
 #ifndef CONDUIT_TLS_H
 #define CONDUIT_TLS_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "conduit/base.h"
@@ -57,6 +58,51 @@ struct tls_conn *tls_conn_new(struct tls_client *c, int fd, const char *host);
 void tls_conn_free(struct tls_conn *t);
 
 /*
+ * The server side: a certificate and key read from PEM files (a
+ * kubernetes.io/tls Secret's tls.crt and tls.key), TLS 1.2 only, ALPN
+ * http/1.1, no client certificates. The files are re-read by
+ * tls_server_reload() when they change; connections already made keep the
+ * credentials they started with (each holds a reference), new ones get
+ * the new pair.
+ */
+struct tls_server;
+
+/*
+ * tls_server_new - read cert_file (PEM, the leaf first, then any
+ * intermediates) and key_file (paths copied). Returns the server, or NULL
+ * with "<file>: <why>" in err. Free with tls_server_free(); connections
+ * made from it may outlive it.
+ */
+struct tls_server *tls_server_new(const char *cert_file, const char *key_file,
+				  char *err, size_t errlen);
+void tls_server_free(struct tls_server *s);
+
+/*
+ * tls_server_reload - re-read the files when their size, mtime or inode
+ * changed (a Secret update swaps a symlink). Returns 1 when new
+ * credentials are in use, 0 when nothing changed, or a negative errno
+ * with the reason in err: the old pair stays in use.
+ */
+int tls_server_reload(struct tls_server *s, char *err, size_t errlen);
+
+/* tls_server_not_after - the leaf's notAfter (Unix seconds) */
+int64_t tls_server_not_after(const struct tls_server *s);
+
+/*
+ * tls_server_conn_new - a server connection over fd (borrowed, as for
+ * tls_conn_new), with the current credentials. NULL on OOM. Use it with
+ * tls_conn_handshake (0 once the client is done with its side),
+ * tls_conn_read, tls_conn_write, tls_conn_free.
+ */
+struct tls_conn *tls_server_conn_new(struct tls_server *s, int fd);
+
+/*
+ * tls_conn_pending - decrypted bytes mbedtls holds that the socket will
+ * not signal again: read them before waiting
+ */
+bool tls_conn_pending(const struct tls_conn *t);
+
+/*
  * tls_conn_handshake - advance the handshake. Returns 0 once it is done
  * and the server verified, -EAGAIN to wait (see tls_conn_wants_write),
  * -EPROTO (handshake failure or verification; the reason in err) or
@@ -74,9 +120,14 @@ ssize_t tls_conn_read(struct tls_conn *t, void *p, size_t len);
 
 /*
  * tls_conn_write - send up to len bytes. Returns the count written (> 0),
- * -EAGAIN (then call again with the same bytes), or a negative errno.
+ * -EAGAIN (then call again with the same bytes, or more bytes that start
+ * with them: only the record already made is sent, and counted), or a
+ * negative errno.
  */
 ssize_t tls_conn_write(struct tls_conn *t, const void *p, size_t len);
+
+/* tls_conn_close_notify - tell the peer we are done (best effort) */
+void tls_conn_close_notify(struct tls_conn *t);
 
 /* tls_conn_wants_write - the last -EAGAIN waits for writability */
 bool tls_conn_wants_write(const struct tls_conn *t);

@@ -50,7 +50,9 @@
 	SUITE(kube_client) \
 	SUITE(kube_watch) \
 	SUITE(kube_store) \
-	SUITE(kube_informer)
+	SUITE(kube_informer) \
+	SUITE(jsonpatch)  \
+	SUITE(injector)
 
 #define SUITE_DECLARE(m) Suite *m##_suite(void);
 SUITE_LIST(SUITE_DECLARE)

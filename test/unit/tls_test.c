@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -326,6 +328,113 @@ START_TEST(test_handshakes)
 }
 END_TEST
 
+/* our server and our client, over a socketpair, driven in turns */
+static int pair_handshake(struct tls_conn *srv, struct tls_conn *cli,
+			  char *err, size_t errlen)
+{
+	int rs = -EAGAIN, rc = -EAGAIN;
+
+	for (int i = 0; i < 1000 && (rs == -EAGAIN || rc == -EAGAIN); i++) {
+		if (rc == -EAGAIN)
+			rc = tls_conn_handshake(cli, err, errlen);
+		if (rs == -EAGAIN)
+			rs = tls_conn_handshake(srv, err, errlen);
+	}
+	return rs ? rs : rc;
+}
+
+static void path(char *out, size_t n, const char *name)
+{
+	snprintf(out, n, "%s/%s", dir, name);
+}
+
+START_TEST(test_server)
+{
+	struct tls_client *good = client("ca", NULL, false);
+	char err[512], crt[128], key[128], other[128];
+	struct tls_server *srv;
+	struct tls_conn *s, *c;
+	int sv[2], s_fd;
+
+	path(crt, sizeof(crt), "srv.crt");
+	path(key, sizeof(key), "srv.key");
+	path(other, sizeof(other), "nothing.crt");
+	ck_assert_ptr_null(tls_server_new(other, key, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "nothing.crt"), "%s", err);
+	sh("cd %s && cp ip.crt srv.crt && cp other.key srv.key", dir);
+	ck_assert_ptr_null(tls_server_new(crt, key, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "not the key of"), "%s", err);
+	sh("cd %s && echo garbage > srv.crt", dir);
+	ck_assert_ptr_null(tls_server_new(crt, key, err, sizeof(err)));
+	ck_assert_msg(str_has_prefix(err, crt), "%s", err);
+
+	sh("cd %s && cp ip.crt srv.crt && cp ip.key srv.key", dir);
+	srv = tls_server_new(crt, key, err, sizeof(err));
+	ck_assert_msg(srv != NULL, "%s", err);
+	ck_assert_int_gt(tls_server_not_after(srv), time(NULL));
+	ck_assert_int_eq(tls_server_reload(srv, err, sizeof(err)), 0);
+
+	/* a handshake, then 1 MiB each way through 16 KiB records that
+	 * the socket takes a few at a time */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	s = tls_server_conn_new(srv, sv[0]);
+	s_fd = sv[0];
+	c = tls_conn_new(good, sv[1], "127.0.0.1");
+	ck_assert_int_eq(pair_handshake(s, c, err, sizeof(err)), 0);
+	{
+		static char out[1 << 20], in[1 << 20];
+		size_t sent = 0, got = 0;
+
+		for (size_t i = 0; i < sizeof(out); i++)
+			out[i] = (char)(i * 7);
+		while (got < sizeof(out)) {
+			ssize_t n;
+
+			if (sent < sizeof(out)) {
+				n = tls_conn_write(s, out + sent, sizeof(out) - sent);
+				ck_assert(n > 0 || n == -EAGAIN);
+				if (n > 0)
+					sent += (size_t)n;
+			}
+			n = tls_conn_read(c, in + got, sizeof(in) - got);
+			ck_assert(n > 0 || n == -EAGAIN);
+			if (n > 0)
+				got += (size_t)n;
+		}
+		ck_assert_int_eq(sent, sizeof(out));
+		ck_assert(memcmp(in, out, sizeof(out)) == 0);
+		ck_assert(!tls_conn_pending(c));
+	}
+	tls_conn_free(c);
+	close(sv[1]);
+
+	/* new files: new connections get them, the old one keeps its own */
+	sh("cd %s && sleep 0.01 && cp dns.crt srv.crt.new && cp dns.key srv.key.new "
+	   "&& mv srv.crt.new srv.crt && mv srv.key.new srv.key", dir);
+	ck_assert_int_eq(tls_server_reload(srv, err, sizeof(err)), 1);
+	ck_assert_int_eq(tls_server_reload(srv, err, sizeof(err)), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	{
+		struct tls_conn *s2 = tls_server_conn_new(srv, sv[0]);
+		struct tls_conn *c2 = tls_conn_new(good, sv[1], "localhost");
+
+		ck_assert_int_eq(pair_handshake(s2, c2, err, sizeof(err)), 0);
+		tls_conn_free(s2);
+		tls_conn_free(c2);
+		close(sv[0]);
+		close(sv[1]);
+	}
+	/* a broken file: the reload fails, the old pair stays */
+	sh("cd %s && echo broken > srv.key", dir);
+	ck_assert_int_lt(tls_server_reload(srv, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "srv.key"), "%s", err);
+	tls_server_free(srv);
+	tls_conn_free(s); /* outlives its server */
+	close(s_fd);
+	tls_client_free(good);
+}
+END_TEST
+
 Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
@@ -335,6 +444,7 @@ Suite *tls_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_handshakes);
+	tcase_add_test(tc, test_server);
 	suite_add_tcase(s, tc);
 	return s;
 }
