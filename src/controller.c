@@ -17,6 +17,7 @@
 #include "conduit/proxy_admin.h"
 #include "conduit/public_api.h"
 #include "conduit/version.h"
+#include "conduit/web.h"
 
 struct controller {
 	const struct controller_config *cfg;
@@ -29,6 +30,7 @@ struct controller {
 	struct cluster_kube *kube;
 	struct destination *destination;
 	struct public_api *public_api;
+	struct web *web;
 	struct proxy_admin *admin;
 	int admin_fd;
 	ev_io admin_io;
@@ -59,6 +61,7 @@ void controller_config_init(struct controller_config *cfg)
 	sock_addr_parse("0.0.0.0:8085", &cfg->public_api_addr, err,
 			sizeof(err));
 	sock_addr_parse("0.0.0.0:9996", &cfg->admin_addr, err, sizeof(err));
+	sock_addr_parse("0.0.0.0:8084", &cfg->web_addr, err, sizeof(err));
 }
 
 int controller_parse_components(const char *s, unsigned *out, char *err,
@@ -73,9 +76,10 @@ int controller_parse_components(const char *s, unsigned *out, char *err,
 		/* tap is fanned out by the public API (GET /api/v1/tap):
 		 * naming it asks for the public API */
 		{ "tap", CONTROLLER_PUBLIC_API },
+		{ "web", CONTROLLER_WEB },
 	};
 	/* named by the design and install's manifests, not built yet */
-	static const char *const later[] = { "identity", "web", "injector" };
+	static const char *const later[] = { "identity", "injector" };
 	unsigned bits = 0;
 
 	while (*s) {
@@ -93,14 +97,14 @@ int controller_parse_components(const char *s, unsigned *out, char *err,
 		for (size_t i = 0; !found && i < ARRAY_SIZE(later); i++) {
 			if (strlen(later[i]) == n && !strncmp(later[i], s, n)) {
 				snprintf(err, errlen,
-					 "component %.*s is not built yet (built: destination, public-api, tap)",
+					 "component %.*s is not built yet (built: destination, public-api, tap, web)",
 					 (int)n, s);
 				return -EINVAL;
 			}
 		}
 		if (!found) {
 			snprintf(err, errlen,
-				 "unknown component \"%.*s\" (want destination, public-api, tap)",
+				 "unknown component \"%.*s\" (want destination, public-api, tap, web)",
 				 (int)n, s);
 			return -EINVAL;
 		}
@@ -349,6 +353,63 @@ static int start_public_api(struct controller *c)
 	return 0;
 }
 
+/*
+ * start_web - the dashboard, reading --public-api-url; else the public
+ * API of this process, when it runs here; else the default address
+ */
+static int start_web(struct controller *c)
+{
+	struct web_config wc = {
+		.loop = c->loop,
+		.hosts = c->cfg->web_hosts,
+		.nhosts = c->cfg->nweb_hosts,
+		.controller_ns = c->cfg->controller_ns,
+		.cluster_domain = c->cfg->cluster_domain,
+		.metrics = c->metrics,
+	};
+	char a[SOCK_ADDR_STRLEN], api[SOCK_ADDR_STRLEN], auth[300], e[300];
+	int r;
+
+	if (c->cfg->public_api_url) {
+		r = web_resolve_upstream(c->cfg->public_api_url,
+					 c->cfg->controller_ns, 30, &wc.api_addr,
+					 auth, sizeof(auth), e, sizeof(e));
+		if (r < 0) {
+			log_error("controller: cannot use --public-api-url",
+				  "url=%s error=%s", c->cfg->public_api_url,
+				  log_quote(a, sizeof(a), e));
+			return -1;
+		}
+		wc.api_authority = auth;
+	} else if (c->public_api) {
+		/* a wildcard listener is reached on loopback */
+		char ip[SOCK_ADDR_STRLEN];
+
+		wc.api_addr = c->cfg->public_api_addr;
+		sock_addr_format_ip(&wc.api_addr, ip, sizeof(ip));
+		if (!strcmp(ip, "0.0.0.0") || !strcmp(ip, "::")) {
+			sock_ip_parse(ip[0] == ':' ? "::1" : "127.0.0.1",
+				      &wc.api_addr);
+			sock_addr_set_port(&wc.api_addr,
+					   sock_addr_port(&c->cfg->public_api_addr));
+		}
+	} else {
+		sock_addr_parse("127.0.0.1:8085", &wc.api_addr, e, sizeof(e));
+	}
+	c->web = web_new(&wc);
+	r = c->web ? web_listen(c->web, &c->cfg->web_addr) : -ENOMEM;
+	if (r < 0) {
+		log_error("controller: cannot listen", "component=web addr=%s error=%s",
+			  sock_addr_format(&c->cfg->web_addr, a, sizeof(a)),
+			  log_quote(e, sizeof(e), strerror(-r)));
+		return -1;
+	}
+	log_info("controller: web listening", "addr=%s public_api=%s",
+		 sock_addr_format(&c->cfg->web_addr, a, sizeof(a)),
+		 sock_addr_format(&wc.api_addr, api, sizeof(api)));
+	return 0;
+}
+
 int controller_run(const struct controller_config *cfg, struct ev_loop *loop)
 {
 	struct controller *c = xcalloc(1, sizeof(*c));
@@ -370,7 +431,10 @@ int controller_run(const struct controller_config *cfg, struct ev_loop *loop)
 	c->metrics = metrics_registry_new();
 	c->cluster = cluster_new(&cc);
 	c->env_json = env_json(cfg);
-	if (start_source(c) < 0)
+	/* web alone reads the public API, never the cluster */
+	if (cfg->components == CONTROLLER_WEB)
+		c->synced = true;
+	else if (start_source(c) < 0)
 		goto out;
 	register_metrics(c);
 	if (c->kube)
@@ -383,10 +447,13 @@ int controller_run(const struct controller_config *cfg, struct ev_loop *loop)
 	if ((cfg->components & CONTROLLER_PUBLIC_API) &&
 	    start_public_api(c) < 0)
 		goto out;
+	if ((cfg->components & CONTROLLER_WEB) && start_web(c) < 0)
+		goto out;
 	log_info("controller started", "version=%s", version_string());
 	ev_run(loop, 0);
 	rc = 0;
 out:
+	web_free(c->web);
 	public_api_free(c->public_api);
 	destination_free(c->destination);
 	if (c->admin_fd >= 0) {
