@@ -49,7 +49,8 @@
 	SUITE(kube_client) \
 	SUITE(kube_watch) \
 	SUITE(kube_store) \
-	SUITE(kube_informer)
+	SUITE(kube_informer) \
+	SUITE(web)
 
 #define SUITE_DECLARE(m) Suite *m##_suite(void);
 SUITE_LIST(SUITE_DECLARE)
