@@ -50,7 +50,8 @@
 	SUITE(kube_watch) \
 	SUITE(kube_store) \
 	SUITE(kube_informer) \
-	SUITE(web)
+	SUITE(web) \
+	SUITE(dashboard)
 
 #define SUITE_DECLARE(m) Suite *m##_suite(void);
 SUITE_LIST(SUITE_DECLARE)
