@@ -176,8 +176,9 @@
         [{ label: 'Deployment' }, { label: 'Meshed', cls: 'num' }], STAT_HEADERS,
         [{ label: '', cls: 'hide-sm' }]);
       render(ns ? 'Deployments in ' + ns : 'Deployments', [
-        el('p', { class: 'muted', text: 'Inbound traffic, over the last ' + d.window +
-          '. Success rate, requests a second and latency percentiles, as `conduit stat deploy` shows them.' }),
+        el('p', { class: 'muted' }, 'Inbound traffic, over the last ' + d.window +
+          '. Success rate, requests a second and latency percentiles, as ',
+          el('code', { text: 'conduit stat deploy' }), ' shows them.'),
         table(heads, rows, ns ? 'No deployments in ' + ns + '.' : 'No deployments yet.')
       ]);
     });
