@@ -384,7 +384,13 @@ static void on_request(struct httpd_req *req, void *arg)
 struct web *web_new(const struct web_config *cfg)
 {
 	struct web *w;
-	struct httpd_config hc = { .loop = cfg->loop, .name = "web" };
+	/* an API answer is passed on as it comes, not held whole: a stat of
+	 * a big cluster may be megabytes, so a client gets that much room
+	 * before it is dropped for reading too slowly (a tap is bounded by
+	 * its max_rps) */
+	struct httpd_config hc = { .loop = cfg->loop, .name = "web",
+				   .max_conns = 128,
+				   .max_stream_queue = 2u << 20 };
 	struct httpc_config cc = { .loop = cfg->loop, .max_idle = 16,
 				   .name = "web-api" };
 	char def[WEB_DEFAULT_HOSTS][WEB_HOST_MAX], a[SOCK_ADDR_STRLEN];
