@@ -368,6 +368,7 @@ static int start_web(struct controller *c)
 		.metrics = c->metrics,
 	};
 	char a[SOCK_ADDR_STRLEN], api[SOCK_ADDR_STRLEN], auth[300], e[300];
+	char q[2][400];
 	int r;
 
 	if (c->cfg->public_api_url) {
@@ -376,8 +377,9 @@ static int start_web(struct controller *c)
 					 auth, sizeof(auth), e, sizeof(e));
 		if (r < 0) {
 			log_error("controller: cannot use --public-api-url",
-				  "url=%s error=%s", c->cfg->public_api_url,
-				  log_quote(a, sizeof(a), e));
+				  "url=%s error=%s",
+				  log_quote(q[0], sizeof(q[0]), c->cfg->public_api_url),
+				  log_quote(q[1], sizeof(q[1]), e));
 			return -1;
 		}
 		wc.api_authority = auth;

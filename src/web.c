@@ -526,6 +526,14 @@ int web_parse_upstream(const char *url, char *host, size_t hostlen,
 		snprintf(err, errlen, "the port is not a number from 1 to 65535");
 		return -EINVAL;
 	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (!isalnum(c) && !strchr(".-_:%", c)) {
+			snprintf(err, errlen, "the host holds a character no host name has");
+			return -EINVAL;
+		}
+	}
 	memcpy(host, p, n);
 	host[n] = 0;
 	*port = (int)v;

@@ -130,6 +130,7 @@ START_TEST(test_parse_upstream)
 		"https://x:1", "ftp://x:1", "http://x", "http://x:0",
 		"http://x:65536", "http://x:1/api", "http://:80", "x",
 		"http://[::1:80", "http://[::1]", "http://x:80a", "",
+		"http://a b:80", "http://a\"b:80", "http://a\nb:80",
 	};
 	char host[256], err[128];
 	int port;
