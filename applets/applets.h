@@ -17,7 +17,7 @@
 #define APPLET_LIST(APPLET, STUB)                                              \
 	STUB(check, "check", "Check the mesh's installation and health")        \
 	APPLET(controller, "controller", "Run the control plane components")   \
-	STUB(dashboard, "dashboard", "Open the mesh dashboard in a browser")   \
+	APPLET(dashboard, "dashboard", "Open the mesh dashboard in a browser") \
 	APPLET(demo, "demo", "Run the whole mesh and a sample app on this machine") \
 	APPLET(demo_app, "demo-app", "Run one service of the emojivoto sample app") \
 	APPLET(edges, "edges", "Show who talks to whom, and whether it is secured") \

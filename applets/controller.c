@@ -4,8 +4,9 @@
  *
  *   conduit controller [--components LIST] (--cluster-dir DIR | --kubeconfig FILE) [flags]
  *
- * Runs the named components (destination, public-api, injector) over one cluster
- * cache until SIGTERM/SIGINT. Exit 1 when a component cannot start, 2 on
+ * Runs the named components (destination, public-api, injector, web)
+ * over one cluster cache until SIGTERM/SIGINT (the injector alone and web
+ * alone read no cache). Exit 1 when a component cannot start, 2 on
  * a usage error.
  */
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include "conduit/controller.h"
 #include "conduit/flag.h"
 #include "conduit/time.h"
+#include "conduit/web.h"
 
 static int flag_components(const char *arg, void *value, char *err,
 			   size_t errlen)
@@ -39,6 +41,18 @@ static int flag_log(const char *arg, void *value, char *err, size_t errlen)
 	return 0;
 }
 
+/* flag_api_url - http://HOST:PORT (resolved later, at start) */
+static int flag_api_url(const char *arg, void *value, char *err, size_t errlen)
+{
+	char host[256];
+	int port;
+
+	if (web_parse_upstream(arg, host, sizeof(host), &port, err, errlen))
+		return -EINVAL;
+	*(const char **)value = arg;
+	return 0;
+}
+
 /* flag_prom_url - an http:// URL (resolved later, at start) */
 static int flag_prom_url(const char *arg, void *value, char *err, size_t errlen)
 {
@@ -51,8 +65,47 @@ static int flag_prom_url(const char *arg, void *value, char *err, size_t errlen)
 	return 0;
 }
 
+/* flag_hosts - --enforced-host: a comma-separated list of names, kept */
+#define MAX_HOSTS 32
+struct host_list {
+	char buf[2048];
+	const char *v[MAX_HOSTS];
+	size_t n;
+};
+
+static int flag_hosts(const char *arg, void *value, char *err, size_t errlen)
+{
+	struct host_list *l = value;
+	char *save = NULL, *tok;
+
+	if (strlen(arg) >= sizeof(l->buf)) {
+		snprintf(err, errlen, "too long");
+		return -EINVAL;
+	}
+	str_copy(l->buf, arg, sizeof(l->buf));
+	l->n = 0;
+	for (tok = strtok_r(l->buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ')
+			tok++;
+		if (!*tok)
+			continue;
+		if (l->n == MAX_HOSTS) {
+			snprintf(err, errlen, "more than %d names", MAX_HOSTS);
+			return -EINVAL;
+		}
+		l->v[l->n++] = tok;
+	}
+	if (!l->n) {
+		snprintf(err, errlen, "no name (\"*\" allows every host)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int applet_controller(int argc, char **argv)
 {
+	static struct host_list hosts;
 	struct controller_config cfg;
 	int64_t interval = NSEC_PER_SEC, scrape = 10 * NSEC_PER_SEC;
 	const char *tap_addr = NULL, *init_image = NULL;
@@ -63,7 +116,7 @@ int applet_controller(int argc, char **argv)
 	{
 		const struct flag flags[] = {
 			{ FLAG_FUNC, 0, "components", &cfg.components, "LIST",
-			  "Components to run, comma-separated: destination, public-api, tap (served by the public API), injector",
+			  "Components to run, comma-separated: destination, public-api, tap (served by the public API), injector, web (the dashboard)",
 			  "CONDUIT_CONTROLLER_COMPONENTS", 0, 0, flag_components,
 			  "destination" },
 			{ FLAG_STRING, 0, "cluster-dir", &cfg.cluster_dir, "DIR",
@@ -88,6 +141,16 @@ int applet_controller(int argc, char **argv)
 			{ FLAG_FUNC, 0, "public-api-addr", &cfg.public_api_addr,
 			  "ADDR", "Public API listener", NULL, 0, 0, flag_addr,
 			  "0.0.0.0:8085" },
+			{ FLAG_FUNC, 0, "web-addr", &cfg.web_addr, "ADDR",
+			  "web: the dashboard's listener", NULL, 0, 0,
+			  flag_addr, "0.0.0.0:8084" },
+			{ FLAG_FUNC, 0, "public-api-url", &cfg.public_api_url,
+			  "URL", "web: the public API the dashboard reads (http://HOST:PORT; a name is resolved once, at start; default: this process's public API, else http://127.0.0.1:8085)",
+			  "CONDUIT_PUBLIC_API_URL", 0, 0, flag_api_url },
+			{ FLAG_FUNC, 0, "enforced-host", &hosts, "LIST",
+			  "web: the Host names the dashboard answers (comma-separated; \"*\": any); IP literals are always allowed; others get 403 (DNS rebinding protection)",
+			  NULL, 0, 0, flag_hosts,
+			  "localhost,conduit-web.NS.svc,conduit-web.NS.svc.DOMAIN" },
 			{ FLAG_STRING, 0, "tap-addr", &tap_addr, "ADDR",
 			  "Reserved for a gRPC tap API; tap is served by the public API's /api/v1/tap today",
 			  NULL },
@@ -130,7 +193,7 @@ int applet_controller(int argc, char **argv)
 			.name = "controller",
 			.usage = "conduit controller [--components LIST] (--cluster-dir DIR | --kubeconfig FILE) [flags]",
 			.summary = "Run the control plane components",
-			.details = "Service discovery (destination, gRPC) and the public API over one cache of the cluster's Pods, Services, EndpointSlices and ReplicaSets; the proxy injector (an HTTPS admission webhook: POST /inject) with the namespaces it reads itself.",
+			.details = "Service discovery (destination, gRPC) and the public API over one cache of the cluster's Pods, Services, EndpointSlices and ReplicaSets; the proxy injector (an HTTPS admission webhook: POST /inject) with the namespaces it reads itself; the dashboard (web), which reads the public API only.",
 			.flags = flags,
 			.min_args = 0,
 			.max_args = 0,
@@ -146,6 +209,10 @@ int applet_controller(int argc, char **argv)
 	}
 	(void)tap_addr;
 	cfg.inject.init_image = init_image ? init_image : cfg.inject.proxy_image;
+	if (hosts.n) {
+		cfg.web_hosts = hosts.v;
+		cfg.nweb_hosts = hosts.n;
+	}
 	cfg.cluster_dir_interval = (double)interval / NSEC_PER_SEC;
 	cfg.scrape_interval = (double)scrape / NSEC_PER_SEC;
 	log_set_level(cfg.log_level);

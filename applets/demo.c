@@ -2,12 +2,13 @@
 /*
  * demo.c - `conduit demo`: the whole mesh and a sample app on this machine
  *
- *   conduit demo [--api-addr HOST:PORT] [--rate N] [--refresh DURATION]
+ *   conduit demo [--api-addr HOST:PORT] [--web-addr HOST:PORT] [--rate N] [--refresh DURATION]
  *                [--duration DURATION] [--subnet N] [--keep]
  *
  * No cluster and no root: the controller in local mode, the emojivoto
  * sample app (conduit demo-app), one conduit proxy per pod, each pod on its
- * own loopback address, and a live `conduit stat deploy` table. Ctrl-C
+ * own loopback address, the dashboard, and a live `conduit stat deploy`
+ * table. Ctrl-C
  * stops everything it started and removes its files. Exit 1 when a part
  * does not start or dies, 2 on a usage error.
  */
@@ -31,6 +32,8 @@ int applet_demo(int argc, char **argv)
 		const struct flag flags[] = {
 			{ FLAG_STRING, 0, "api-addr", &cfg.api_addr, "HOST:PORT",
 			  "Where the public API listens", "CONDUIT_API_ADDR" },
+			{ FLAG_STRING, 0, "web-addr", &cfg.web_addr, "HOST:PORT",
+			  "Where the dashboard listens", "CONDUIT_WEB_ADDR" },
 			{ FLAG_INT, 0, "rate", &rate, "N",
 			  "Requests per second the traffic generator sends",
 			  NULL, 1, 1000 },
@@ -52,7 +55,8 @@ int applet_demo(int argc, char **argv)
 			.summary = "Run the whole mesh and a sample app on this machine",
 			.details = "Starts the controller in local mode, the emojivoto sample app (web, emoji,\n"
 				   "voting and a traffic generator), one conduit proxy beside each service,\n"
-				   "then shows `conduit stat deploy -n emojivoto` live. Ctrl-C stops it all.",
+				   "then shows `conduit stat deploy -n emojivoto` live and serves the dashboard\n"
+				   "(--web-addr). Ctrl-C stops it all.",
 			.flags = flags,
 			.max_args = 0,
 		};

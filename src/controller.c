@@ -18,6 +18,7 @@
 #include "conduit/proxy_admin.h"
 #include "conduit/public_api.h"
 #include "conduit/version.h"
+#include "conduit/web.h"
 
 struct controller {
 	const struct controller_config *cfg;
@@ -31,6 +32,7 @@ struct controller {
 	struct destination *destination;
 	struct public_api *public_api;
 	struct injector *injector;
+	struct web *web;
 	struct proxy_admin *admin;
 	int admin_fd;
 	ev_io admin_io;
@@ -65,6 +67,7 @@ void controller_config_init(struct controller_config *cfg)
 	cfg->injector_tls_dir = "/var/run/conduit/tls";
 	inject_config_defaults(&cfg->inject, version_string(), version_image());
 	cfg->inject.created_by = "conduit/proxy-injector";
+	sock_addr_parse("0.0.0.0:8084", &cfg->web_addr, err, sizeof(err));
 }
 
 int controller_parse_components(const char *s, unsigned *out, char *err,
@@ -80,9 +83,10 @@ int controller_parse_components(const char *s, unsigned *out, char *err,
 		 * naming it asks for the public API */
 		{ "tap", CONTROLLER_PUBLIC_API },
 		{ "injector", CONTROLLER_INJECTOR },
+		{ "web", CONTROLLER_WEB },
 	};
 	/* named by the design and install's manifests, not built yet */
-	static const char *const later[] = { "identity", "web" };
+	static const char *const later[] = { "identity" };
 	unsigned bits = 0;
 
 	while (*s) {
@@ -100,14 +104,14 @@ int controller_parse_components(const char *s, unsigned *out, char *err,
 		for (size_t i = 0; !found && i < ARRAY_SIZE(later); i++) {
 			if (strlen(later[i]) == n && !strncmp(later[i], s, n)) {
 				snprintf(err, errlen,
-					 "component %.*s is not built yet (built: destination, public-api, tap, injector)",
+					 "component %.*s is not built yet (built: destination, public-api, tap, injector, web)",
 					 (int)n, s);
 				return -EINVAL;
 			}
 		}
 		if (!found) {
 			snprintf(err, errlen,
-				 "unknown component \"%.*s\" (want destination, public-api, tap, injector)",
+				 "unknown component \"%.*s\" (want destination, public-api, tap, injector, web)",
 				 (int)n, s);
 			return -EINVAL;
 		}
@@ -386,6 +390,65 @@ static int start_injector(struct controller *c)
 	return 0;
 }
 
+/*
+ * start_web - the dashboard, reading --public-api-url; else the public
+ * API of this process, when it runs here; else the default address
+ */
+static int start_web(struct controller *c)
+{
+	struct web_config wc = {
+		.loop = c->loop,
+		.hosts = c->cfg->web_hosts,
+		.nhosts = c->cfg->nweb_hosts,
+		.controller_ns = c->cfg->controller_ns,
+		.cluster_domain = c->cfg->cluster_domain,
+		.metrics = c->metrics,
+	};
+	char a[SOCK_ADDR_STRLEN], api[SOCK_ADDR_STRLEN], auth[300], e[300];
+	char q[2][400];
+	int r;
+
+	if (c->cfg->public_api_url) {
+		r = web_resolve_upstream(c->cfg->public_api_url,
+					 c->cfg->controller_ns, 30, &wc.api_addr,
+					 auth, sizeof(auth), e, sizeof(e));
+		if (r < 0) {
+			log_error("controller: cannot use --public-api-url",
+				  "url=%s error=%s",
+				  log_quote(q[0], sizeof(q[0]), c->cfg->public_api_url),
+				  log_quote(q[1], sizeof(q[1]), e));
+			return -1;
+		}
+		wc.api_authority = auth;
+	} else if (c->public_api) {
+		/* a wildcard listener is reached on loopback */
+		char ip[SOCK_ADDR_STRLEN];
+
+		wc.api_addr = c->cfg->public_api_addr;
+		sock_addr_format_ip(&wc.api_addr, ip, sizeof(ip));
+		if (!strcmp(ip, "0.0.0.0") || !strcmp(ip, "::")) {
+			sock_ip_parse(ip[0] == ':' ? "::1" : "127.0.0.1",
+				      &wc.api_addr);
+			sock_addr_set_port(&wc.api_addr,
+					   sock_addr_port(&c->cfg->public_api_addr));
+		}
+	} else {
+		sock_addr_parse("127.0.0.1:8085", &wc.api_addr, e, sizeof(e));
+	}
+	c->web = web_new(&wc);
+	r = c->web ? web_listen(c->web, &c->cfg->web_addr) : -ENOMEM;
+	if (r < 0) {
+		log_error("controller: cannot listen", "component=web addr=%s error=%s",
+			  sock_addr_format(&c->cfg->web_addr, a, sizeof(a)),
+			  log_quote(e, sizeof(e), strerror(-r)));
+		return -1;
+	}
+	log_info("controller: web listening", "addr=%s public_api=%s",
+		 sock_addr_format(&c->cfg->web_addr, a, sizeof(a)),
+		 sock_addr_format(&wc.api_addr, api, sizeof(api)));
+	return 0;
+}
+
 int controller_run(const struct controller_config *cfg, struct ev_loop *loop)
 {
 	struct controller *c = xcalloc(1, sizeof(*c));
@@ -407,8 +470,10 @@ int controller_run(const struct controller_config *cfg, struct ev_loop *loop)
 	c->metrics = metrics_registry_new();
 	c->cluster = cluster_new(&cc);
 	c->env_json = env_json(cfg);
-	/* the injector alone needs no cache (nor the RBAC to fill one) */
-	if (!cfg->cluster_dir && cfg->components == CONTROLLER_INJECTOR)
+	/* the injector alone needs no cache (nor the RBAC to fill one);
+	 * web alone reads the public API, never the cluster */
+	if ((!cfg->cluster_dir && cfg->components == CONTROLLER_INJECTOR) ||
+	    cfg->components == CONTROLLER_WEB)
 		c->synced = true;
 	else if (start_source(c) < 0)
 		goto out;
@@ -425,11 +490,14 @@ int controller_run(const struct controller_config *cfg, struct ev_loop *loop)
 		goto out;
 	if ((cfg->components & CONTROLLER_INJECTOR) && start_injector(c) < 0)
 		goto out;
+	if ((cfg->components & CONTROLLER_WEB) && start_web(c) < 0)
+		goto out;
 	log_info("controller started", "version=%s", version_string());
 	ev_run(loop, 0);
 	rc = 0;
 out:
 	injector_free(c->injector);
+	web_free(c->web);
 	public_api_free(c->public_api);
 	destination_free(c->destination);
 	if (c->admin_fd >= 0) {

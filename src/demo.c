@@ -65,6 +65,7 @@ void demo_config_init(struct demo_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->api_addr = "127.0.0.1:8085";
+	cfg->web_addr = "127.0.0.1:8084";
 	cfg->rate = 10;
 	cfg->subnet = 10;
 	cfg->refresh = 2;
@@ -281,13 +282,15 @@ static int start_controller(struct demo *d)
 	snprintf(scrape, sizeof(scrape), "%gs", d->cfg->scrape_interval);
 	argv[n++] = "conduit";
 	argv[n++] = "controller";
-	argv[n++] = "--components=destination,public-api";
+	argv[n++] = "--components=destination,public-api,web";
 	argv[n++] = "--cluster-dir";
 	argv[n++] = cdir;
 	argv[n++] = "--destination-addr";
 	argv[n++] = dst;
 	argv[n++] = "--public-api-addr";
 	argv[n++] = (char *)d->cfg->api_addr;
+	argv[n++] = "--web-addr";
+	argv[n++] = (char *)d->cfg->web_addr;
 	argv[n++] = "--admin-addr";
 	argv[n++] = adm;
 	argv[n++] = "--scrape-interval";
@@ -375,14 +378,15 @@ static int start_pod(struct demo *d, const struct demo_pod *p)
 static void show_stats(struct demo *d, bool tty)
 {
 	struct json *doc;
-	char err[300], when[32];
+	char err[300], when[32], url[128];
 	time_t now = time(NULL);
 
 	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
 	if (tty)
 		fputs("\033[H\033[2J", stdout);
-	printf("conduit demo  %s  (conduit stat deploy -n " NS " --api-addr %s; Ctrl-C stops it)\n\n",
+	printf("conduit demo  %s  (conduit stat deploy -n " NS " --api-addr %s; Ctrl-C stops it)\n",
 	       when, d->cfg->api_addr);
+	printf("dashboard: %s\n\n", demo_web_url(d->cfg->web_addr, url, sizeof(url)));
 	if (cli_api_get(d->cfg->api_addr,
 			"/api/v1/stat?resource=deployment&namespace=" NS "&window=1m",
 			&doc, err, sizeof(err)) < 0) {
@@ -397,8 +401,22 @@ static void show_stats(struct demo *d, bool tty)
 	fflush(stdout);
 }
 
+char *demo_web_url(const char *web_addr, char *buf, size_t size)
+{
+	/* a wildcard listener is browsed on loopback */
+	if (!strncmp(web_addr, "0.0.0.0:", 8))
+		snprintf(buf, size, "http://127.0.0.1%s/", web_addr + 7);
+	else if (!strncmp(web_addr, "[::]:", 5))
+		snprintf(buf, size, "http://[::1]%s/", web_addr + 4);
+	else
+		snprintf(buf, size, "http://%s/", web_addr);
+	return buf;
+}
+
 static void print_parts(const struct demo *d)
 {
+	char url[128];
+
 	printf("conduit demo: the emojivoto app, meshed, on this machine (state in %s)\n\n",
 	       d->dir);
 	printf("  %-10s %-16s %-22s %-22s %s\n", "POD", "POD IP", "APP", "PROXY ADMIN",
@@ -414,6 +432,7 @@ static void print_parts(const struct demo *d)
 	}
 	printf("\n  controller: destination 127.0.0.1:%d, public API %s, admin 127.0.0.1:%d\n",
 	       d->dst_port, d->cfg->api_addr, d->ctl_admin_port);
+	printf("  dashboard:  %s\n", demo_web_url(d->cfg->web_addr, url, sizeof(url)));
 	printf("  the app:    curl -H 'Host: web-svc." NS "' http://%s:%d/api/list\n",
 	       pods[2].ip, pods[2].out_port);
 	printf("  try:        conduit stat deploy -n " NS " --api-addr %s\n"

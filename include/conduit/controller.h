@@ -22,6 +22,7 @@ enum controller_component {
 	CONTROLLER_DESTINATION = 1u << 0,
 	CONTROLLER_PUBLIC_API = 1u << 1,
 	CONTROLLER_INJECTOR = 1u << 2,
+	CONTROLLER_WEB = 1u << 3,
 };
 
 struct controller_config {
@@ -36,6 +37,12 @@ struct controller_config {
 	struct sock_addr destination_addr; /* 0.0.0.0:8086 */
 	struct sock_addr public_api_addr;  /* 0.0.0.0:8085 */
 	struct sock_addr admin_addr;	   /* 0.0.0.0:9996 */
+	struct sock_addr web_addr;	   /* web: 0.0.0.0:8084 */
+	const char *public_api_url;	   /* web: the API it reads (NULL: this
+					    * process's, else 127.0.0.1:8085) */
+	const char *const *web_hosts;	   /* web: allowed Hosts (NULL: the
+					    * defaults of web.h) */
+	size_t nweb_hosts;
 	double scrape_interval;		   /* public-api: s between scrapes */
 	const char *prometheus_url;	   /* public-api: stats from there */
 	enum log_level log_level;

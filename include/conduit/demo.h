@@ -9,7 +9,8 @@
  * The demo writes the sample app's cluster as YAML (namespace emojivoto:
  * a Pod and ReplicaSet per Deployment emoji, voting, web and vote-bot;
  * Services emoji-svc:8080, voting-svc:8080, web-svc:80), starts
- * `conduit controller --cluster-dir` on it (destination and public API),
+ * `conduit controller --cluster-dir` on it (destination, public API and
+ * the dashboard),
  * and for each pod a `conduit proxy` on the pod's address 127.N.0.x
  * (inbound on the app's port, forwarding to the app on 127.N.1.x) and
  * the app (`conduit demo-app`), whose calls go to its own proxy's
@@ -21,6 +22,7 @@
 
 struct demo_config {
 	const char *api_addr;	/* the public API (127.0.0.1:8085) */
+	const char *web_addr;	/* the dashboard (127.0.0.1:8084) */
 	int rate;		/* the bot's requests per second (10) */
 	int subnet;		/* N of 127.N.x.y (10) */
 	double refresh;		/* s between stat tables (2) */
@@ -30,6 +32,9 @@ struct demo_config {
 };
 
 void demo_config_init(struct demo_config *cfg);
+
+/* demo_web_url - "http://ADDR/" for web_addr (a wildcard: loopback), in buf */
+char *demo_web_url(const char *web_addr, char *buf, size_t size);
 
 /* demo_run - run it; returns the exit code (0, or 1 when a part failed) */
 int demo_run(const struct demo_config *cfg);

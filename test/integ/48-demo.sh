@@ -12,7 +12,8 @@ API=127.0.0.1:$(free_port)
 RATE=20
 # a subnet of its own, so a concurrent run (or a demo) cannot collide
 SUB=$((RANDOM % 150 + 60))
-spawn demo "$CONDUIT" demo --api-addr "$API" --rate $RATE --subnet "$SUB" \
+# the dashboard on a free port too: 8084 may be taken
+spawn demo "$CONDUIT" demo --api-addr "$API" --web-addr "127.0.0.1:$(free_port)" --rate $RATE --subnet "$SUB" \
 	--scrape-interval 1s --refresh 1s --duration 120s
 DEMO=$SPAWNED
 S="$CONDUIT stat --api-addr $API"

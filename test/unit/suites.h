@@ -52,7 +52,9 @@
 	SUITE(kube_store) \
 	SUITE(kube_informer) \
 	SUITE(jsonpatch)  \
-	SUITE(injector)
+	SUITE(injector)   \
+	SUITE(web) \
+	SUITE(dashboard)
 
 #define SUITE_DECLARE(m) Suite *m##_suite(void);
 SUITE_LIST(SUITE_DECLARE)
