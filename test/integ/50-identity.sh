@@ -175,6 +175,54 @@ expect_match "identity_cert_expiration_timestamp_seconds: the issuer's notAfter"
 expect_match "each refusal is logged with its reason" "$(grep 'certify refused' "$TMP/ctl.log" | head -1)" 'status=[A-Z_]+ why='
 stop "$CTL"
 
+# Kubernetes mode against an API server that accepts and never answers:
+# the TokenReview gives up after its bound (10 s) and the call gets
+# UNAVAILABLE; the loop serves other calls meanwhile
+BPORT=$(free_port)
+spawn blackhole $PY -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", '"$BPORT"')); s.listen(64)
+held = []
+while True:
+    c, _ = s.accept(); held.append(c)
+'
+cat >"$TMP/blackhole.kubeconfig" <<KEOF
+apiVersion: v1
+kind: Config
+clusters: [{name: bh, cluster: {server: "http://127.0.0.1:$BPORT"}}]
+users: [{name: u, user: {token: admin-token}}]
+contexts: [{name: bh, context: {cluster: bh, user: u}}]
+current-context: bh
+KEOF
+wait_port 127.0.0.1 "$BPORT" 5
+IPORT2=$(free_port) APORT2=$(free_port)
+spawn ctl2 "$CONDUIT" controller --components identity --kubeconfig "$TMP/blackhole.kubeconfig" \
+	--identity-addr "127.0.0.1:$IPORT2" --admin-addr "127.0.0.1:$APORT2" \
+	--identity-issuer-dir "$TMP/issuer" --log-level debug
+CTL2=$SPAWNED
+wait_until 10 curl -sf "http://127.0.0.1:$APORT2/ready"
+wait_port 127.0.0.1 "$IPORT2" 5
+t0=$(date +%s)
+ID certify "127.0.0.1:$IPORT2" "$WEB" tok-web-0123456789 "$TMP/x" >"$TMP/bh.out" 2>&1 &
+BHC=$!
+if wait_until 8 sh -c "curl -s -m 2 http://127.0.0.1:$APORT2/metrics | grep -q '^identity_token_reviews_pending 1\$'"; then
+	ok "while the review waits: the admin port answers, one review in flight"
+else
+	not_ok "while the review waits: the admin port answers, one review in flight"; diag "$TMP/ctl2.log"
+fi
+run ID certify "127.0.0.1:$IPORT2" "$WEB" tok-web-0123456789 "$TMP/x" --no-san
+expect_match "and a bad CSR is refused at once, without the API server" "$OUT" '^status: INVALID_ARGUMENT'
+wait "$BHC"
+t1=$(date +%s)
+expect_match "a dead API server: UNAVAILABLE" "$(cat "$TMP/bh.out")" '^status: UNAVAILABLE TokenReview: the API server did not answer'
+if [ $((t1 - t0)) -ge 8 ] && [ $((t1 - t0)) -le 15 ]; then ok "after the review's bound ($((t1 - t0)) s)"; else
+	not_ok "after the review's bound ($((t1 - t0)) s, want about 10)"; fi
+run curl -s "http://127.0.0.1:$APORT2/metrics"
+expect_match "nothing left in flight" "$OUT" '^identity_token_reviews_pending 0$'
+expect_match "counted as unavailable" "$OUT" '^identity_certify_requests_total\{result="unavailable"\} 1$'
+stop "$CTL2"
+
 # a bad issuer stops the controller at start, saying why
 start_bad() { # DESC REGEX FLAGS...
 	local desc=$1 re=$2 port
