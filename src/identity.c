@@ -411,7 +411,7 @@ static int local_verdict(struct identity *id, const struct identity_request *r,
 		snprintf(why, whylen, "the token authenticates no one (no file of %s holds it)",
 			 id->tokens_dir);
 	else if (status == GRPC_PERMISSION_DENIED)
-		snprintf(why, whylen, "the token is %s's (<namespace>.<serviceaccount>), not %s's",
+		snprintf(why, whylen, "the token is %.200s's (<namespace>.<serviceaccount>), not %.300s's",
 			 other, want);
 	return status;
 }

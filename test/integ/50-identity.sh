@@ -174,6 +174,8 @@ expect_match "identity_cert_expiration_timestamp_seconds: the issuer's notAfter"
 	"^identity_cert_expiration_timestamp_seconds $issuer_na\$"
 expect_match "each refusal is logged with its reason" "$(grep 'certify refused' "$TMP/ctl.log" | head -1)" 'status=[A-Z_]+ why='
 stop "$CTL"
+# (an ASan build reports leaks and errors at exit: none)
+expect_eq "it stops cleanly: no sanitizer report" "$(grep -c 'Sanitizer\|runtime error' "$TMP/ctl.log")" 0
 
 # Kubernetes mode against an API server that accepts and never answers:
 # the TokenReview gives up after its bound (10 s) and the call gets
@@ -218,10 +220,17 @@ t1=$(date +%s)
 expect_match "a dead API server: UNAVAILABLE" "$(cat "$TMP/bh.out")" '^status: UNAVAILABLE TokenReview: the API server did not answer'
 if [ $((t1 - t0)) -ge 8 ] && [ $((t1 - t0)) -le 15 ]; then ok "after the review's bound ($((t1 - t0)) s)"; else
 	not_ok "after the review's bound ($((t1 - t0)) s, want about 10)"; fi
+run ID certify "127.0.0.1:$IPORT2" "$WEB" tok-web-0123456789 "$TMP/x" --timeout 1
+expect_match "a client that gives up first: DEADLINE_EXCEEDED" "$OUT" '^status: DEADLINE_EXCEEDED'
+if wait_until 5 sh -c "curl -s http://127.0.0.1:$APORT2/metrics | grep -q '^identity_token_reviews_pending 0\$'"; then
+	ok "its review is dropped with it: nothing left in flight"
+else
+	not_ok "its review is dropped with it: nothing left in flight"; diag "$TMP/ctl2.log"
+fi
 run curl -s "http://127.0.0.1:$APORT2/metrics"
-expect_match "nothing left in flight" "$OUT" '^identity_token_reviews_pending 0$'
 expect_match "counted as unavailable" "$OUT" '^identity_certify_requests_total\{result="unavailable"\} 1$'
 stop "$CTL2"
+expect_eq "and stops cleanly: no sanitizer report" "$(grep -c 'Sanitizer\|runtime error' "$TMP/ctl2.log")" 0
 
 # a bad issuer stops the controller at start, saying why
 start_bad() { # DESC REGEX FLAGS...

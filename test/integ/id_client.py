@@ -8,6 +8,7 @@
 #     --rsa           an RSA-2048 key instead of ECDSA P-256
 #     --csr FILE      send FILE's bytes as the CSR instead
 #     --tamper        flip a byte of the CSR's signature
+#     --timeout S     the call's deadline (20 s)
 # Prints "OK <valid_until seconds>" and writes OUTDIR/leaf.pem (the leaf),
 # OUTDIR/chain.pem (the intermediates), OUTDIR/key.pem; or prints
 # "status: <CODE> <message>".
@@ -44,6 +45,7 @@ def main(argv):
     opts = argv[6:]
     sans, uris, csr_file = [], [], None
     no_san = rsa_key = tamper = False
+    timeout = 20.0
     i = 0
     while i < len(opts):
         o = opts[i]
@@ -53,6 +55,8 @@ def main(argv):
             uris.append(opts[i + 1]); i += 1
         elif o == "--csr":
             csr_file = opts[i + 1]; i += 1
+        elif o == "--timeout":
+            timeout = float(opts[i + 1]); i += 1
         elif o == "--no-san":
             no_san = True
         elif o == "--rsa":
@@ -83,7 +87,7 @@ def main(argv):
                                       token=token.encode(),
                                       certificate_signing_request=csr)
     try:
-        r = stub.Certify(req, timeout=20)
+        r = stub.Certify(req, timeout=timeout)
     except grpc.RpcError as e:
         print("status: %s %s" % (e.code().name, e.details()))
         return 0
