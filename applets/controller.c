@@ -108,7 +108,7 @@ int applet_controller(int argc, char **argv)
 			  "DURATION", "identity: a certificate is valid from this long before it was issued",
 			  NULL },
 			{ FLAG_STRING, 0, "identity-tokens-dir", &cfg.identity_tokens_dir,
-			  "DIR", "identity, local mode: the ServiceAccount tokens, one file per account named <namespace>.<serviceaccount> holding its token (Kubernetes mode: a TokenReview instead)",
+			  "DIR", "identity, local mode: the ServiceAccount tokens, one file per account named <namespace>.<serviceaccount> holding its token (without it, outside local mode: a TokenReview to the Kubernetes API)",
 			  "CONDUIT_IDENTITY_TOKENS_DIR" },
 			{ FLAG_STRING, 0, "tap-addr", &tap_addr, "ADDR",
 			  "Reserved for a gRPC tap API; tap is served by the public API's /api/v1/tap today",

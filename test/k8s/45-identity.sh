@@ -110,9 +110,17 @@ expect_match "/metrics through the apiserver: the issuer's expiry" "$OUT" '^iden
 FPORT=$(free_port)
 spawn pf kubectl port-forward -n "$cp_ns" "pod/$pod" "$FPORT:8080"
 if wait_port 127.0.0.1 "$FPORT" 20; then
-	run ID certify "127.0.0.1:$FPORT" "$WEB" "$WEB_TOKEN" "$TMP/web2"
+	# identities under this control plane's namespace
+	WEB_CP=web.$NS.serviceaccount.identity.$cp_ns.cluster.local
+	run ID certify "127.0.0.1:$FPORT" "$WEB" "$WEB_TOKEN" "$TMP/x"
+	expect_match "in the cluster: a name under another control plane: INVALID_ARGUMENT" "$OUT" \
+		"^status: INVALID_ARGUMENT .*want <serviceaccount>\.<namespace>\.serviceaccount\.identity\.$cp_ns\.cluster\.local"
+	run ID certify "127.0.0.1:$FPORT" "$WEB_CP" "$WEB_TOKEN" "$TMP/web2"
 	expect_match "in the cluster: web's token certified (TokenReview with the pod's ServiceAccount)" "$OUT" '^OK '
-	run ID certify "127.0.0.1:$FPORT" "$WEB" "$VOTING_TOKEN" "$TMP/x"
+	check "openssl verifies it against install's trust roots ConfigMap" \
+		sh -c "kubectl get configmap -n $cp_ns conduit-identity-trust-roots -o jsonpath='{.data.ca-bundle\.crt}' >'$TMP/roots.pem' &&
+			openssl verify -CAfile '$TMP/roots.pem' -untrusted '$TMP/web2/chain.pem' '$TMP/web2/leaf.pem'"
+	run ID certify "127.0.0.1:$FPORT" "$WEB_CP" "$VOTING_TOKEN" "$TMP/x"
 	expect_match "in the cluster: voting's token for web refused" "$OUT" '^status: PERMISSION_DENIED'
 else
 	not_ok "kubectl port-forward to the identity pod"; diag "$TMP/pf.log"
