@@ -466,7 +466,7 @@ static void grant(struct identity *id, struct grpc_call *call,
 		.server_auth = true,
 		.client_auth = true,
 	};
-	char err[256], q[300], t[32];
+	char err[256], q[300], t[32], e[300];
 	struct buf der;
 	size_t ilen;
 
@@ -480,7 +480,8 @@ static void grant(struct identity *id, struct grpc_call *call,
 	if (pki_csr_issue(&spec, r->csr, id->issuer, id->issuer_key, &der, err,
 			  sizeof(err))) {
 		log_error("identity: cannot issue", "identity=%s error=%s",
-			  log_quote(q, sizeof(q), r->name), err);
+			  log_quote(q, sizeof(q), r->name),
+			  log_quote(e, sizeof(e), err));
 		finish(id, call, r->name, GRPC_INTERNAL, err);
 		buf_release(&der);
 		return;
