@@ -4,9 +4,10 @@
  *
  *   conduit controller [--components LIST] (--cluster-dir DIR | --kubeconfig FILE) [flags]
  *
- * Runs the named components (destination, public-api, injector, web)
- * over one cluster cache until SIGTERM/SIGINT (the injector alone and web
- * alone read no cache). Exit 1 when a component cannot start, 2 on
+ * Runs the named components (destination, identity, public-api,
+ * injector, web) over one cluster cache until SIGTERM/SIGINT (the cache
+ * only for the components that read it). Exit 1 when a component cannot
+ * start, 2 on
  * a usage error.
  */
 #include <errno.h>
@@ -109,6 +110,7 @@ int applet_controller(int argc, char **argv)
 	struct controller_config cfg;
 	int64_t interval = NSEC_PER_SEC, scrape = 10 * NSEC_PER_SEC;
 	const char *tap_addr = NULL, *init_image = NULL;
+	int64_t id_life = 24 * 3600 * NSEC_PER_SEC, id_skew = 20 * NSEC_PER_SEC;
 	struct ev_loop *loop;
 	int r;
 
@@ -116,7 +118,7 @@ int applet_controller(int argc, char **argv)
 	{
 		const struct flag flags[] = {
 			{ FLAG_FUNC, 0, "components", &cfg.components, "LIST",
-			  "Components to run, comma-separated: destination, public-api, tap (served by the public API), injector, web (the dashboard)",
+			  "Components to run, comma-separated: destination, identity, public-api, tap (served by the public API), injector, web (the dashboard)",
 			  "CONDUIT_CONTROLLER_COMPONENTS", 0, 0, flag_components,
 			  "destination" },
 			{ FLAG_STRING, 0, "cluster-dir", &cfg.cluster_dir, "DIR",
@@ -151,6 +153,27 @@ int applet_controller(int argc, char **argv)
 			  "web: the Host names the dashboard answers (comma-separated; \"*\": any); IP literals are always allowed; others get 403 (DNS rebinding protection)",
 			  NULL, 0, 0, flag_hosts,
 			  "localhost,conduit-web.NS.svc,conduit-web.NS.svc.DOMAIN" },
+			{ FLAG_FUNC, 0, "identity-addr", &cfg.identity_addr,
+			  "ADDR", "Identity gRPC listener (Certify)", NULL, 0, 0,
+			  flag_addr, "0.0.0.0:8080" },
+			{ FLAG_STRING, 0, "identity-issuer-dir", &cfg.identity_issuer_dir,
+			  "DIR", "identity: the issuer certificate and ECDSA P-256 key, PEM, as tls.crt and tls.key (install's Secret conduit-identity-issuer) or crt.pem and key.pem; ca.crt there is the default trust anchors",
+			  "CONDUIT_IDENTITY_ISSUER_DIR" },
+			{ FLAG_STRING, 0, "identity-trust-anchors-file", &cfg.identity_trust_anchors_file,
+			  "FILE", "identity: the trust anchors (PEM) the issuer must chain to (default <issuer-dir>/ca.crt)",
+			  "CONDUIT_IDENTITY_TRUST_ANCHORS_FILE" },
+			{ FLAG_STRING, 0, "identity-trust-domain", &cfg.identity_trust_domain,
+			  "DOMAIN", "identity: identities are <sa>.<ns>.serviceaccount.identity.<controller-namespace>.<DOMAIN> (default: --cluster-domain)",
+			  NULL },
+			{ FLAG_DURATION, 0, "identity-issuance-lifetime", &id_life,
+			  "DURATION", "identity: how long a proxy's certificate is valid (never past the issuer's expiry)",
+			  NULL },
+			{ FLAG_DURATION, 0, "identity-clock-skew-allowance", &id_skew,
+			  "DURATION", "identity: a certificate is valid from this long before it was issued",
+			  NULL },
+			{ FLAG_STRING, 0, "identity-tokens-dir", &cfg.identity_tokens_dir,
+			  "DIR", "identity, local mode: the ServiceAccount tokens, one file per account named <namespace>.<serviceaccount> holding its token (without it, outside local mode: a TokenReview to the Kubernetes API)",
+			  "CONDUIT_IDENTITY_TOKENS_DIR" },
 			{ FLAG_STRING, 0, "tap-addr", &tap_addr, "ADDR",
 			  "Reserved for a gRPC tap API; tap is served by the public API's /api/v1/tap today",
 			  NULL },
@@ -193,7 +216,7 @@ int applet_controller(int argc, char **argv)
 			.name = "controller",
 			.usage = "conduit controller [--components LIST] (--cluster-dir DIR | --kubeconfig FILE) [flags]",
 			.summary = "Run the control plane components",
-			.details = "Service discovery (destination, gRPC) and the public API over one cache of the cluster's Pods, Services, EndpointSlices and ReplicaSets; the proxy injector (an HTTPS admission webhook: POST /inject) with the namespaces it reads itself; the dashboard (web), which reads the public API only.",
+			.details = "Service discovery (destination, gRPC) and the public API over one cache of the cluster's Pods, Services, EndpointSlices and ReplicaSets; identity (gRPC Certify), the CA that signs the proxies' certificates; the proxy injector (an HTTPS admission webhook: POST /inject) with the namespaces it reads itself; the dashboard (web), which reads the public API only.",
 			.flags = flags,
 			.min_args = 0,
 			.max_args = 0,
@@ -206,6 +229,10 @@ int applet_controller(int argc, char **argv)
 			return flag_usage_error(&cmd, "--cluster-dir-interval must be positive");
 		if (scrape < NSEC_PER_SEC / 10)
 			return flag_usage_error(&cmd, "--scrape-interval must be at least 100ms");
+		if (id_life < 60 * NSEC_PER_SEC)
+			return flag_usage_error(&cmd, "--identity-issuance-lifetime must be at least 1m");
+		if (id_skew < 0)
+			return flag_usage_error(&cmd, "--identity-clock-skew-allowance must not be negative");
 	}
 	(void)tap_addr;
 	cfg.inject.init_image = init_image ? init_image : cfg.inject.proxy_image;
@@ -215,6 +242,8 @@ int applet_controller(int argc, char **argv)
 	}
 	cfg.cluster_dir_interval = (double)interval / NSEC_PER_SEC;
 	cfg.scrape_interval = (double)scrape / NSEC_PER_SEC;
+	cfg.identity_lifetime = id_life / NSEC_PER_SEC;
+	cfg.identity_clock_skew = id_skew / NSEC_PER_SEC;
 	log_set_level(cfg.log_level);
 	log_set_component("controller");
 	loop = ev_default_loop(EVFLAG_AUTO);

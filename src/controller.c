@@ -12,6 +12,9 @@
 #include "conduit/cluster_kube.h"
 #include "conduit/destination.h"
 #include "conduit/injector.h"
+#include "conduit/identity.h"
+#include "conduit/kube_client.h"
+#include "conduit/kube_config.h"
 #include "conduit/json.h"
 #include "conduit/loop.h"
 #include "conduit/metrics.h"
@@ -33,6 +36,9 @@ struct controller {
 	struct public_api *public_api;
 	struct injector *injector;
 	struct web *web;
+	struct identity *identity;
+	struct kube_config id_kcfg; /* identity's TokenReviews */
+	struct kube_client *id_kube;
 	struct proxy_admin *admin;
 	int admin_fd;
 	ev_io admin_io;
@@ -68,6 +74,9 @@ void controller_config_init(struct controller_config *cfg)
 	inject_config_defaults(&cfg->inject, version_string(), version_image());
 	cfg->inject.created_by = "conduit/proxy-injector";
 	sock_addr_parse("0.0.0.0:8084", &cfg->web_addr, err, sizeof(err));
+	sock_addr_parse("0.0.0.0:8080", &cfg->identity_addr, err, sizeof(err));
+	cfg->identity_lifetime = 86400;
+	cfg->identity_clock_skew = 20;
 }
 
 int controller_parse_components(const char *s, unsigned *out, char *err,
@@ -79,14 +88,13 @@ int controller_parse_components(const char *s, unsigned *out, char *err,
 	} known[] = {
 		{ "destination", CONTROLLER_DESTINATION },
 		{ "public-api", CONTROLLER_PUBLIC_API },
+		{ "identity", CONTROLLER_IDENTITY },
 		/* tap is fanned out by the public API (GET /api/v1/tap):
 		 * naming it asks for the public API */
 		{ "tap", CONTROLLER_PUBLIC_API },
 		{ "injector", CONTROLLER_INJECTOR },
 		{ "web", CONTROLLER_WEB },
 	};
-	/* named by the design and install's manifests, not built yet */
-	static const char *const later[] = { "identity" };
 	unsigned bits = 0;
 
 	while (*s) {
@@ -101,17 +109,9 @@ int controller_parse_components(const char *s, unsigned *out, char *err,
 				found = true;
 			}
 		}
-		for (size_t i = 0; !found && i < ARRAY_SIZE(later); i++) {
-			if (strlen(later[i]) == n && !strncmp(later[i], s, n)) {
-				snprintf(err, errlen,
-					 "component %.*s is not built yet (built: destination, public-api, tap, injector, web)",
-					 (int)n, s);
-				return -EINVAL;
-			}
-		}
 		if (!found) {
 			snprintf(err, errlen,
-				 "unknown component \"%.*s\" (want destination, public-api, tap, injector, web)",
+				 "unknown component \"%.*s\" (want destination, identity, public-api, tap, injector, web)",
 				 (int)n, s);
 			return -EINVAL;
 		}
@@ -139,6 +139,8 @@ static bool admin_ready(void *arg)
 			 cluster_count(c->cluster, "EndpointSlice"));
 	}
 	if (c->injector && !injector_ready(c->injector))
+		return false;
+	if (c->identity && !identity_ready(c->identity))
 		return false;
 	return c->synced;
 }
@@ -232,6 +234,9 @@ static char *env_json(const struct controller_config *cfg)
 	json_set_string(o, "cluster_domain", cfg->cluster_domain);
 	json_set_string(o, "destination_addr",
 			sock_addr_format(&cfg->destination_addr, a, sizeof(a)));
+	if (cfg->components & CONTROLLER_IDENTITY)
+		json_set_string(o, "identity_addr",
+				sock_addr_format(&cfg->identity_addr, a, sizeof(a)));
 	json_set_string(o, "admin_addr",
 			sock_addr_format(&cfg->admin_addr, a, sizeof(a)));
 	s = json_print(o, true);
@@ -449,6 +454,86 @@ static int start_web(struct controller *c)
 	return 0;
 }
 
+/*
+ * identity_kube - the API client identity's TokenReviews go through: the
+ * same configuration the cache's client would use (--kubeconfig, the
+ * default files, then in-cluster)
+ */
+static int identity_kube(struct controller *c, char *err, size_t errlen)
+{
+	char e1[400], e2[400];
+	int r;
+
+	r = kube_config_load(c->cfg->kubeconfig, c->cfg->context, &c->id_kcfg, e1,
+			     sizeof(e1));
+	if (r == -ENOENT && !c->cfg->kubeconfig) {
+		r = kube_config_in_cluster(NULL, &c->id_kcfg, e2, sizeof(e2));
+		if (r < 0) {
+			snprintf(err, errlen, "no Kubernetes configuration: %s; in-cluster: %s",
+				 e1, e2);
+			return r;
+		}
+	} else if (r < 0) {
+		snprintf(err, errlen, "%s", e1);
+		return r;
+	}
+	c->id_kube = kube_client_new(c->loop, &c->id_kcfg, err, errlen);
+	return c->id_kube ? 0 : -EINVAL;
+}
+
+static int start_identity(struct controller *c)
+{
+	const struct controller_config *cfg = c->cfg;
+	struct identity_config ic = {
+		.loop = c->loop,
+		.metrics = c->metrics,
+		.issuer_dir = cfg->identity_issuer_dir,
+		.trust_anchors_file = cfg->identity_trust_anchors_file,
+		.controller_ns = cfg->controller_ns,
+		.trust_domain = cfg->identity_trust_domain ?
+					cfg->identity_trust_domain :
+					cfg->cluster_domain,
+		.lifetime = cfg->identity_lifetime,
+		.clock_skew = cfg->identity_clock_skew,
+		.tokens_dir = cfg->identity_tokens_dir,
+	};
+	char a[SOCK_ADDR_STRLEN], e[128], err[1024], q[1100];
+	int r;
+
+	if (!cfg->identity_tokens_dir) {
+		if (cfg->cluster_dir) {
+			log_error("controller: identity cannot check tokens",
+				  "hint=\"local mode (--cluster-dir) checks them against --identity-tokens-dir DIR\"");
+			return -1;
+		}
+		if (identity_kube(c, err, sizeof(err)) < 0) {
+			log_error("controller: identity cannot reach the Kubernetes API",
+				  "error=%s hint=\"give --kubeconfig, or --cluster-dir DIR and --identity-tokens-dir DIR for local mode\"",
+				  log_quote(q, sizeof(q), err));
+			return -1;
+		}
+		ic.kube = c->id_kube;
+	}
+	c->identity = identity_new(&ic, err, sizeof(err));
+	if (!c->identity) {
+		log_error("controller: identity cannot start", "error=%s",
+			  log_quote(q, sizeof(q), err));
+		return -1;
+	}
+	r = identity_listen(c->identity, &cfg->identity_addr);
+	if (r < 0) {
+		log_error("controller: cannot listen",
+			  "component=identity addr=%s error=%s",
+			  sock_addr_format(&cfg->identity_addr, a, sizeof(a)),
+			  log_quote(e, sizeof(e), strerror(-r)));
+		return -1;
+	}
+	log_info("controller: identity listening", "addr=%s tokens=%s trust_domain=%s",
+		 sock_addr_format(&cfg->identity_addr, a, sizeof(a)),
+		 ic.kube ? "TokenReview" : "files", ic.trust_domain);
+	return 0;
+}
+
 int controller_run(const struct controller_config *cfg, struct ev_loop *loop)
 {
 	struct controller *c = xcalloc(1, sizeof(*c));
@@ -470,13 +555,13 @@ int controller_run(const struct controller_config *cfg, struct ev_loop *loop)
 	c->metrics = metrics_registry_new();
 	c->cluster = cluster_new(&cc);
 	c->env_json = env_json(cfg);
-	/* the injector alone needs no cache (nor the RBAC to fill one);
-	 * web alone reads the public API, never the cluster */
-	if ((!cfg->cluster_dir && cfg->components == CONTROLLER_INJECTOR) ||
-	    cfg->components == CONTROLLER_WEB)
+	/* the cache only for the components that read it */
+	if (cfg->components & (CONTROLLER_DESTINATION | CONTROLLER_PUBLIC_API)) {
+		if (start_source(c) < 0)
+			goto out;
+	} else {
 		c->synced = true;
-	else if (start_source(c) < 0)
-		goto out;
+	}
 	register_metrics(c);
 	if (c->kube)
 		cluster_kube_metrics(c->kube, c->metrics);
@@ -492,6 +577,8 @@ int controller_run(const struct controller_config *cfg, struct ev_loop *loop)
 		goto out;
 	if ((cfg->components & CONTROLLER_WEB) && start_web(c) < 0)
 		goto out;
+	if ((cfg->components & CONTROLLER_IDENTITY) && start_identity(c) < 0)
+		goto out;
 	log_info("controller started", "version=%s", version_string());
 	ev_run(loop, 0);
 	rc = 0;
@@ -500,6 +587,9 @@ out:
 	web_free(c->web);
 	public_api_free(c->public_api);
 	destination_free(c->destination);
+	identity_free(c->identity);
+	kube_client_free(c->id_kube);
+	kube_config_release(&c->id_kcfg);
 	if (c->admin_fd >= 0) {
 		ev_io_stop(loop, &c->admin_io);
 		close(c->admin_fd);

@@ -14,7 +14,9 @@
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/md.h>
 #include <mbedtls/x509_crt.h>
+#include <mbedtls/x509_csr.h>
 
 struct pki_key {
 	mbedtls_pk_context pk;
@@ -240,9 +242,10 @@ static int write_eku(unsigned char *buf, size_t size, unsigned char **start,
 
 #undef ADD
 
-int pki_cert_issue(const struct pki_cert_spec *spec, struct pki_key *subject_key,
-		   const struct pki_cert *issuer, struct pki_key *issuer_key,
-		   struct buf *out, struct buf *der, char *err, size_t errlen)
+/* issue - pki_cert_issue for any public key; out may be NULL (no PEM) */
+static int issue(const struct pki_cert_spec *spec, mbedtls_pk_context *subject_pk,
+		 const struct pki_cert *issuer, struct pki_key *issuer_key,
+		 struct buf *out, struct buf *der, char *err, size_t errlen)
 {
 	mbedtls_x509write_cert w;
 	unsigned char serial_bytes[16], ext[4096], *start;
@@ -266,7 +269,7 @@ int pki_cert_issue(const struct pki_cert_spec *spec, struct pki_key *subject_key
 		set_err(err, errlen, "certificate: the issuer is not a CA", 0);
 		return -EINVAL;
 	}
-	if (!issuer && issuer_key != subject_key) {
+	if (!issuer && &issuer_key->pk != subject_pk) {
 		set_err(err, errlen, "certificate: self-signed needs issuer_key == subject_key", 0);
 		return -EINVAL;
 	}
@@ -282,7 +285,7 @@ int pki_cert_issue(const struct pki_cert_spec *spec, struct pki_key *subject_key
 	mbedtls_mpi_init(&serial);
 	mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);
 	mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
-	mbedtls_x509write_crt_set_subject_key(&w, &subject_key->pk);
+	mbedtls_x509write_crt_set_subject_key(&w, subject_pk);
 	mbedtls_x509write_crt_set_issuer_key(&w, &issuer_key->pk);
 
 	/* 127 random bits: positive, unique */
@@ -374,6 +377,10 @@ int pki_cert_issue(const struct pki_cert_spec *spec, struct pki_key *subject_key
 			goto out;
 		}
 	}
+	if (!out) {
+		ret = 0;
+		goto out;
+	}
 	r = mbedtls_x509write_crt_pem(&w, pem, sizeof(pem),
 				      mbedtls_ctr_drbg_random, &drbg);
 	if (r)
@@ -393,6 +400,14 @@ out:
 	mbedtls_mpi_free(&serial);
 	mbedtls_x509write_crt_free(&w);
 	return ret;
+}
+
+int pki_cert_issue(const struct pki_cert_spec *spec, struct pki_key *subject_key,
+		   const struct pki_cert *issuer, struct pki_key *issuer_key,
+		   struct buf *out, struct buf *der, char *err, size_t errlen)
+{
+	return issue(spec, &subject_key->pk, issuer, issuer_key, out, der, err,
+		     errlen);
 }
 
 static int64_t x509_time_to_unix(const mbedtls_x509_time *t)
@@ -464,4 +479,291 @@ int pki_cert_verify(const struct pki_cert *c, const struct pki_cert *trust,
 bool pki_key_matches_cert(struct pki_key *k, const struct pki_cert *c)
 {
 	return mbedtls_pk_check_pair((mbedtls_pk_context *)&c->crt.pk, &k->pk) == 0;
+}
+
+const uint8_t *pki_cert_der(const struct pki_cert *c, size_t *len)
+{
+	*len = c->crt.raw.len;
+	return c->crt.raw.p;
+}
+
+/* --- certificate signing requests ---------------------------------------- */
+
+struct pki_csr {
+	mbedtls_x509_csr csr;
+	size_t n_dns, n_other;
+	char dns0[256]; /* the first dNSName (cut at 255 bytes) */
+	size_t dns0_len;
+};
+
+#define CONSTRUCTED_SEQ (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)
+
+static bool oid_is(const unsigned char *p, size_t len, const char *oid,
+		   size_t oid_len)
+{
+	return len == oid_len && !memcmp(p, oid, len);
+}
+
+/* GeneralNames ::= SEQUENCE OF GeneralName, in p[0..end) */
+static int count_names(struct pki_csr *c, unsigned char *p,
+		       const unsigned char *end)
+{
+	size_t len;
+
+	if (mbedtls_asn1_get_tag(&p, end, &len, CONSTRUCTED_SEQ) ||
+	    p + len != end)
+		return -EBADMSG;
+	while (p < end) {
+		unsigned char tag = *p++;
+
+		if (mbedtls_asn1_get_len(&p, end, &len))
+			return -EBADMSG;
+		if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC |
+			    MBEDTLS_X509_SAN_DNS_NAME)) {
+			if (!c->n_dns++) {
+				size_t n = len < sizeof(c->dns0) ? len :
+								   sizeof(c->dns0) - 1;
+
+				memcpy(c->dns0, p, n);
+				c->dns0[n] = '\0';
+				c->dns0_len = len;
+			}
+		} else {
+			c->n_other++;
+		}
+		p += len;
+	}
+	return 0;
+}
+
+/* Extensions ::= SEQUENCE OF Extension, in p[0..end): the SANs */
+static int read_extensions(struct pki_csr *c, unsigned char *p,
+			   const unsigned char *end)
+{
+	size_t len;
+	int r;
+
+	if (mbedtls_asn1_get_tag(&p, end, &len, CONSTRUCTED_SEQ) ||
+	    p + len != end)
+		return -EBADMSG;
+	while (p < end) {
+		const unsigned char *ext_end;
+		unsigned char *oid;
+		size_t oid_len;
+		int critical;
+
+		if (mbedtls_asn1_get_tag(&p, end, &len, CONSTRUCTED_SEQ))
+			return -EBADMSG;
+		ext_end = p + len;
+		if (mbedtls_asn1_get_tag(&p, ext_end, &oid_len, MBEDTLS_ASN1_OID))
+			return -EBADMSG;
+		oid = p;
+		p += oid_len;
+		r = mbedtls_asn1_get_bool(&p, ext_end, &critical);
+		if (r && r != MBEDTLS_ERR_ASN1_UNEXPECTED_TAG)
+			return -EBADMSG;
+		if (mbedtls_asn1_get_tag(&p, ext_end, &len, MBEDTLS_ASN1_OCTET_STRING) ||
+		    p + len != ext_end)
+			return -EBADMSG;
+		if (oid_is(oid, oid_len, MBEDTLS_OID_SUBJECT_ALT_NAME,
+			   MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME)) &&
+		    count_names(c, p, p + len))
+			return -EBADMSG;
+		p += len;
+	}
+	return 0;
+}
+
+/*
+ * read_attributes - mbedtls 2.x skips a CSR's attributes: walk the raw
+ * CertificationRequestInfo { version, subject, subjectPKInfo,
+ * [0] attributes } for the extensionRequest attribute ourselves.
+ */
+static int read_attributes(struct pki_csr *c)
+{
+	unsigned char *p = c->csr.cri.p;
+	const unsigned char *end = p + c->csr.cri.len;
+	size_t len;
+	int version;
+
+	if (mbedtls_asn1_get_tag(&p, end, &len, CONSTRUCTED_SEQ))
+		return -EBADMSG;
+	end = p + len;
+	if (mbedtls_asn1_get_int(&p, end, &version))
+		return -EBADMSG;
+	for (int i = 0; i < 2; i++) { /* subject, subjectPKInfo */
+		if (mbedtls_asn1_get_tag(&p, end, &len, CONSTRUCTED_SEQ))
+			return -EBADMSG;
+		p += len;
+	}
+	if (p == end)
+		return 0;
+	if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONTEXT_SPECIFIC |
+							MBEDTLS_ASN1_CONSTRUCTED) ||
+	    p + len != end)
+		return -EBADMSG;
+	while (p < end) {
+		const unsigned char *attr_end, *set_end;
+		unsigned char *oid;
+		size_t oid_len;
+
+		if (mbedtls_asn1_get_tag(&p, end, &len, CONSTRUCTED_SEQ))
+			return -EBADMSG;
+		attr_end = p + len;
+		if (mbedtls_asn1_get_tag(&p, attr_end, &oid_len, MBEDTLS_ASN1_OID))
+			return -EBADMSG;
+		oid = p;
+		p += oid_len;
+		if (mbedtls_asn1_get_tag(&p, attr_end, &len, MBEDTLS_ASN1_CONSTRUCTED |
+								     MBEDTLS_ASN1_SET) ||
+		    p + len != attr_end)
+			return -EBADMSG;
+		set_end = p + len;
+		if (oid_is(oid, oid_len, MBEDTLS_OID_PKCS9_CSR_EXT_REQ,
+			   MBEDTLS_OID_SIZE(MBEDTLS_OID_PKCS9_CSR_EXT_REQ))) {
+			while (p < set_end) {
+				unsigned char *start = p;
+
+				if (mbedtls_asn1_get_tag(&p, set_end, &len,
+							 CONSTRUCTED_SEQ))
+					return -EBADMSG;
+				p += len;
+				if (read_extensions(c, start, p))
+					return -EBADMSG;
+			}
+		}
+		p = (unsigned char *)attr_end;
+	}
+	return 0;
+}
+
+struct pki_csr *pki_csr_parse(const void *der, size_t len, char *err,
+			      size_t errlen)
+{
+	struct pki_csr *c;
+	const mbedtls_md_info_t *md;
+	unsigned char hash[MBEDTLS_MD_MAX_SIZE];
+	mbedtls_ecp_keypair *ec;
+	int r;
+
+	if (!len) {
+		set_err(err, errlen, "certificate signing request: empty", 0);
+		return NULL;
+	}
+	if (len > PKI_CSR_MAX) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "certificate signing request: %zu bytes, over %u",
+			 len, PKI_CSR_MAX);
+		set_err(err, errlen, msg, 0);
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	mbedtls_x509_csr_init(&c->csr);
+	r = mbedtls_x509_csr_parse_der(&c->csr, der, len);
+	if (r) {
+		set_err(err, errlen, "certificate signing request: not a DER PKCS#10 request", r);
+		goto fail;
+	}
+	if (mbedtls_pk_get_type(&c->csr.pk) != MBEDTLS_PK_ECKEY ||
+	    (ec = mbedtls_pk_ec(c->csr.pk))->grp.id != MBEDTLS_ECP_DP_SECP256R1) {
+		set_err(err, errlen, "certificate signing request: the key is not an ECDSA P-256 key", 0);
+		goto fail;
+	}
+	if (c->csr.sig_pk != MBEDTLS_PK_ECDSA ||
+	    !(md = mbedtls_md_info_from_type(c->csr.sig_md))) {
+		set_err(err, errlen, "certificate signing request: not signed with ECDSA", 0);
+		goto fail;
+	}
+	r = mbedtls_md(md, c->csr.cri.p, c->csr.cri.len, hash);
+	if (!r)
+		r = mbedtls_pk_verify(&c->csr.pk, c->csr.sig_md, hash,
+				      mbedtls_md_get_size(md), c->csr.sig.p,
+				      c->csr.sig.len);
+	if (r) {
+		set_err(err, errlen, "certificate signing request: the signature does not verify", r);
+		goto fail;
+	}
+	if (read_attributes(c)) {
+		set_err(err, errlen, "certificate signing request: a malformed attribute or extension", 0);
+		goto fail;
+	}
+	return c;
+fail:
+	pki_csr_free(c);
+	return NULL;
+}
+
+void pki_csr_free(struct pki_csr *c)
+{
+	if (!c)
+		return;
+	mbedtls_x509_csr_free(&c->csr);
+	free(c);
+}
+
+void pki_csr_get_info(const struct pki_csr *c, struct pki_csr_info *info)
+{
+	info->n_dns_names = c->n_dns;
+	info->n_other_names = c->n_other;
+	info->dns_name0 = c->dns0;
+	info->dns_name0_len = c->dns0_len;
+}
+
+int pki_csr_issue(const struct pki_cert_spec *spec, struct pki_csr *csr,
+		  const struct pki_cert *issuer, struct pki_key *issuer_key,
+		  struct buf *der, char *err, size_t errlen)
+{
+	if (!issuer) {
+		set_err(err, errlen, "certificate: a CSR needs an issuer", 0);
+		return -EINVAL;
+	}
+	return issue(spec, &csr->csr.pk, issuer, issuer_key, NULL, der, err,
+		     errlen);
+}
+
+int pki_csr_write(struct pki_key *key, const char *cn,
+		  const char *const *dns_names, size_t n_dns_names,
+		  struct buf *der, char *err, size_t errlen)
+{
+	mbedtls_x509write_csr w;
+	unsigned char ext[4096], dbuf[4096], *start;
+	char subject[300];
+	int r, n, ret = -EIO;
+
+	if (rng(err, errlen))
+		return -EIO;
+	if (!cn || strpbrk(cn, ",=+<>#;\\\"")) {
+		set_err(err, errlen, "certificate signing request: a bad common name", 0);
+		return -EINVAL;
+	}
+	mbedtls_x509write_csr_init(&w);
+	mbedtls_x509write_csr_set_md_alg(&w, MBEDTLS_MD_SHA256);
+	mbedtls_x509write_csr_set_key(&w, &key->pk);
+	snprintf(subject, sizeof(subject), "CN=%s", cn);
+	r = mbedtls_x509write_csr_set_subject_name(&w, subject);
+	if (!r && n_dns_names) {
+		n = write_san(ext, sizeof(ext), &start, dns_names, n_dns_names);
+		r = n < 0 ? n : mbedtls_x509write_csr_set_extension(
+				&w, MBEDTLS_OID_SUBJECT_ALT_NAME,
+				MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME),
+				start, (size_t)n);
+	}
+	if (!r) {
+		n = mbedtls_x509write_csr_der(&w, dbuf, sizeof(dbuf),
+					      mbedtls_ctr_drbg_random, &drbg);
+		r = n < 0 ? n : 0;
+	}
+	if (r) {
+		set_err(err, errlen, "certificate signing request: writing", r);
+		goto out;
+	}
+	if (buf_append(der, dbuf + sizeof(dbuf) - n, (size_t)n)) {
+		set_err(err, errlen, "certificate signing request: out of buffer space", 0);
+		goto out;
+	}
+	ret = 0;
+out:
+	mbedtls_x509write_csr_free(&w);
+	return ret;
 }

@@ -15,7 +15,10 @@
  * cache, fed either by the Kubernetes API (--kubeconfig, or in-cluster)
  * or by a directory of YAML (--cluster-dir, local mode). Every component
  * listens on its own address; the admin address serves /metrics, /ready
- * (200 once the cache has its first full view) and /live.
+ * (200 once the cache has its first full view, and the identity issuer is
+ * loaded and unexpired) and /live. The cache is kept only for the
+ * components that read it (destination, public-api): identity alone
+ * needs no more of the API than TokenReviews (install's RBAC).
  */
 
 enum controller_component {
@@ -23,6 +26,7 @@ enum controller_component {
 	CONTROLLER_PUBLIC_API = 1u << 1,
 	CONTROLLER_INJECTOR = 1u << 2,
 	CONTROLLER_WEB = 1u << 3,
+	CONTROLLER_IDENTITY = 1u << 4,
 };
 
 struct controller_config {
@@ -43,6 +47,13 @@ struct controller_config {
 	const char *const *web_hosts;	   /* web: allowed Hosts (NULL: the
 					    * defaults of web.h) */
 	size_t nweb_hosts;
+	struct sock_addr identity_addr;	   /* 0.0.0.0:8080 */
+	const char *identity_issuer_dir;   /* tls.crt, tls.key (ca.crt) */
+	const char *identity_trust_anchors_file; /* NULL: issuer dir's ca.crt */
+	const char *identity_trust_domain; /* NULL: cluster_domain */
+	const char *identity_tokens_dir;   /* local mode: <ns>.<sa> files */
+	int64_t identity_lifetime;	   /* leaf seconds (86400) */
+	int64_t identity_clock_skew;	   /* leaf backdate seconds (20) */
 	double scrape_interval;		   /* public-api: s between scrapes */
 	const char *prometheus_url;	   /* public-api: stats from there */
 	enum log_level log_level;

@@ -78,4 +78,58 @@ int pki_cert_verify(const struct pki_cert *c, const struct pki_cert *trust,
 /* pki_key_matches_cert - whether the key is the certificate's public key */
 bool pki_key_matches_cert(struct pki_key *k, const struct pki_cert *c);
 
+/* pki_cert_der - the certificate's DER bytes (the first of a bundle);
+ * borrowed, valid as long as c */
+const uint8_t *pki_cert_der(const struct pki_cert *c, size_t *len);
+
+/* --- certificate signing requests (PKCS#10) ----------------------------- */
+
+/* the largest CSR pki_csr_parse reads */
+#define PKI_CSR_MAX (16u << 10)
+
+struct pki_csr;
+
+/*
+ * pki_csr_parse - a DER PKCS#10 request: parsed, its key an ECDSA P-256
+ * key, its self-signature verified, its subjectAltName entries (from
+ * the extensionRequest attribute) counted. Returns the CSR (free with
+ * pki_csr_free()), or NULL with "what: why" in err: not DER, trailing
+ * bytes, too large (PKI_CSR_MAX), not P-256, a bad signature, a broken
+ * extension.
+ */
+struct pki_csr *pki_csr_parse(const void *der, size_t len, char *err,
+			      size_t errlen);
+void pki_csr_free(struct pki_csr *csr);
+
+/* What a CSR asks for. */
+struct pki_csr_info {
+	size_t n_dns_names;   /* dNSName entries */
+	size_t n_other_names; /* every other GeneralName (URI, IP, email...) */
+	const char *dns_name0; /* the first dNSName, NUL-terminated; borrowed
+				* from the CSR; "" when none */
+	size_t dns_name0_len;  /* its length on the wire (a NUL inside makes
+				* it differ from strlen) */
+};
+
+void pki_csr_get_info(const struct pki_csr *csr, struct pki_csr_info *info);
+
+/*
+ * pki_csr_issue - sign a certificate for the CSR's public key as spec
+ * says (the CSR's own names are ignored: spec's are used), by
+ * issuer/issuer_key. Appends the DER to der. Returns 0, or -EINVAL /
+ * -EIO with err set as pki_cert_issue.
+ */
+int pki_csr_issue(const struct pki_cert_spec *spec, struct pki_csr *csr,
+		  const struct pki_cert *issuer, struct pki_key *issuer_key,
+		  struct buf *der, char *err, size_t errlen);
+
+/*
+ * pki_csr_write - a DER CSR for key with subject CN cn and these DNS
+ * subjectAltNames (what a proxy sends to identity's Certify; tests).
+ * Appends to der. Returns 0, or -EINVAL / -EIO with err set.
+ */
+int pki_csr_write(struct pki_key *key, const char *cn,
+		  const char *const *dns_names, size_t n_dns_names,
+		  struct buf *der, char *err, size_t errlen);
+
 #endif

@@ -6,7 +6,8 @@
 # install wrote; /ready, /metrics and the public API answer through the
 # apiserver's proxy paths; a ClusterRole missing a rule gives clear 403 log
 # lines, a pod that is not ready, and no crash. (The other control-plane
-# components, identity, injector and web, are not built yet.)
+# components, injector and web, are not built yet; identity has its own
+# test, 45-identity.)
 . "$(dirname "$0")/lib.sh"
 
 cp_ns=t-35-cp

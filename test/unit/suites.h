@@ -15,6 +15,7 @@
 	SUITE(stats)     \
 	SUITE(retry_budget) \
 	SUITE(pki)       \
+	SUITE(identity)  \
 	SUITE(tmpl)      \
 	SUITE(base64)    \
 	SUITE(proto)     \
