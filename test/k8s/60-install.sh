@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# 60-install: the whole of `conduit install | kubectl apply -f -`, as the
+# seed promises it: the apiserver takes every object strictly; every
+# control-plane Deployment (controller, identity, proxy-injector, web)
+# becomes Available with its own pod injected (the component and its
+# proxy ready); each component's /ready answers through the apiserver's
+# pod proxy; then a namespace annotated for injection gets its plain
+# Deployment injected by the webhook, and the public API sees it meshed.
+# Prometheus is left out (--prometheus=false): its image comes from a
+# registry this machine cannot reach.
+. "$(dirname "$0")/lib.sh"
+
+cp_ns=t-60-cp
+"$CONDUIT" install -n "$cp_ns" --prometheus=false --image-pull-policy Never \
+	>"$TMP/install.yml" 2>"$TMP/install.err"
+expect_eq "conduit install writes the manifest" "$?" 0
+# whatever happens, the cluster-scoped objects go too (the webhook first:
+# a webhook left pointing at a deleted service would refuse pods)
+on_exit "kc delete mutatingwebhookconfiguration -l conduit.io/control-plane-ns=$cp_ns --wait=false >/dev/null 2>&1; kc delete -f $TMP/install.yml --wait=false >/dev/null 2>&1"
+
+# a server-side dry run of namespaced objects needs their namespace
+kc create namespace "$cp_ns" --save-config >/dev/null
+run kc apply --dry-run=server --validate=strict -f "$TMP/install.yml"
+if [ "$RC" = 0 ] && ! grep -qi warning "$TMP/err"; then
+	ok "install: the apiserver accepts every object strictly (dry-run=server)"
+else
+	not_ok "install: dry-run=server --validate=strict"
+	diag "$TMP/err"
+fi
+run kc apply -f "$TMP/install.yml"
+expect_eq "install: applied" "$RC" 0
+
+deploys=$(kc get deploy -n "$cp_ns" -o jsonpath='{range .items[*]}{.metadata.name}{" "}{end}')
+expect_match "the control plane's Deployments" "$deploys" 'conduit-controller .*conduit-identity .*conduit-proxy-injector .*conduit-web|conduit-controller conduit-identity conduit-proxy-injector conduit-web'
+for d in $deploys; do
+	run kubectl wait -n "$cp_ns" --timeout=180s "deploy/$d" --for=condition=Available
+	if [ "$RC" = 0 ]; then
+		ok "$d becomes Available"
+	else
+		not_ok "$d becomes Available"
+		kc get pods -n "$cp_ns" -o wide 2>&1 | sed 's/^/#   /'
+		for c in $(kc get deploy -n "$cp_ns" "$d" -o jsonpath='{.spec.template.spec.containers[*].name}'); do
+			kc logs -n "$cp_ns" "deploy/$d" -c "$c" --tail=15 2>&1 | sed 's/^/#   /'
+		done
+		continue
+	fi
+	pod=$(kc get pods -n "$cp_ns" -o name | sed 's|pod/||' | grep -E "^$d-[a-z0-9]+-[a-z0-9]+\$" | head -n 1)
+	st=$(kc get pod -n "$cp_ns" "$pod" -o jsonpath='{range .status.containerStatuses[*]}{.name}={.ready} {end}{range .status.initContainerStatuses[?(@.name=="conduit-proxy")]}{.name}={.ready}{end}')
+	if [[ "$st" == *"conduit-proxy=true"* ]] && [[ "$st" != *"=false"* ]]; then
+		ok "$d: its pod is injected, the component and its proxy ready ($st)"
+	else
+		not_ok "$d: component and proxy ready ($st)"
+	fi
+	admin=$(kc get pod -n "$cp_ns" "$pod" -o jsonpath='{.spec.containers[0].readinessProbe.httpGet.port}')
+	case $admin in
+	'' | *[!0-9]*) admin=$(kc get pod -n "$cp_ns" "$pod" -o jsonpath="{.spec.containers[0].ports[?(@.name==\"$admin\")].containerPort}") ;;
+	esac
+	run kc get --raw "/api/v1/namespaces/$cp_ns/pods/$pod:$admin/proxy/ready"
+	expect_match "$d: /ready through the apiserver's pod proxy (port $admin)" "$OUT" '^ready'
+	run kc get --raw "/api/v1/namespaces/$cp_ns/pods/$pod:4191/proxy/ready"
+	expect_eq "$d: its proxy's /ready through the apiserver" "$OUT" ready
+done
+
+# --- the webhook injects what a namespace asks for --------------------------
+new_ns || { not_ok "a namespace for the app"; finish; }
+kc annotate namespace "$NS" conduit.io/inject=enabled >/dev/null
+kapply app <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hello}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: hello}}
+  template:
+    metadata: {labels: {app: hello}}
+    spec:
+      containers:
+      - name: hello
+        image: $K8S_BUSYBOX_IMAGE
+        imagePullPolicy: Never
+        command: [/busybox, sh, -c, 'echo hello >/www/index.html && exec /busybox httpd -f -p 8080 -h /www']
+        ports: [{containerPort: 8080}]
+        volumeMounts: [{name: www, mountPath: /www}]
+      volumes: [{name: www, emptyDir: {}}]
+EOF
+expect_eq "a plain Deployment applies in the annotated namespace" "$RC" 0
+kwait 120 "it becomes Available" deploy/hello --for=condition=Available
+pod=$(kc get pods -n "$NS" -l app=hello -o jsonpath='{.items[0].metadata.name}')
+expect_match "the webhook injected it: conduit-init and conduit-proxy" \
+	"$(kc get pod -n "$NS" "$pod" -o jsonpath='{range .spec.initContainers[*]}{.name} {end}')" \
+	'conduit-init conduit-proxy'
+run env CONDUIT_NAMESPACE="$cp_ns" "$CONDUIT" get pods -n "$NS"
+expect_match "conduit get pods, through the apiserver: hello is meshed" "$OUT" "^$pod +true +Running +yes "
+finish
