@@ -5,9 +5,9 @@
 # Available with in-cluster config and the least-privilege ClusterRole
 # install wrote; /ready, /metrics and the public API answer through the
 # apiserver's proxy paths; a ClusterRole missing a rule gives clear 403 log
-# lines, a pod that is not ready, and no crash. (The other control-plane
-# components, injector and web, are not built yet; identity has its own
-# test, 45-identity.)
+# lines, a pod that is not ready, and no crash. (The other components have
+# their own tests, 45-identity, 45-web, 50-injector; 60-install applies the
+# whole install.)
 . "$(dirname "$0")/lib.sh"
 
 cp_ns=t-35-cp
