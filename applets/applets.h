@@ -15,7 +15,7 @@
  * in this order.
  */
 #define APPLET_LIST(APPLET, STUB)                                              \
-	STUB(check, "check", "Check the mesh's installation and health")        \
+	APPLET(check, "check", "Check the mesh's installation and health")     \
 	APPLET(controller, "controller", "Run the control plane components")   \
 	APPLET(dashboard, "dashboard", "Open the mesh dashboard in a browser") \
 	APPLET(demo, "demo", "Run the whole mesh and a sample app on this machine") \

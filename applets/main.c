@@ -28,7 +28,7 @@ struct applet {
 };
 
 /* Stubs: one function per registered-but-unbuilt applet. */
-static int run_stub(const char *name, const char *summary, int argc,
+static UNUSED int run_stub(const char *name, const char *summary, int argc,
 		    char **argv)
 {
 	char usage[64];

@@ -19,6 +19,13 @@ expect_eq "conduit install writes the manifest" "$?" 0
 # a webhook left pointing at a deleted service would refuse pods)
 on_exit "kc delete mutatingwebhookconfiguration -l conduit.io/control-plane-ns=$cp_ns --wait=false >/dev/null 2>&1; kc delete -f $TMP/install.yml --wait=false >/dev/null 2>&1"
 
+run "$CONDUIT" check --pre --conduit-namespace "$cp_ns"
+if [ "$RC" = 0 ] && grep -q '^Status check results are √$' "$TMP/out"; then
+	ok "conduit check --pre: the cluster can take the control plane"
+else
+	not_ok "conduit check --pre (exit $RC)"
+	diag "$TMP/out"
+fi
 # a server-side dry run of namespaced objects needs their namespace
 kc create namespace "$cp_ns" --save-config >/dev/null
 run kc apply --dry-run=server --validate=strict -f "$TMP/install.yml"
@@ -62,6 +69,20 @@ for d in $deploys; do
 	expect_eq "$d: its proxy's /ready through the apiserver" "$OUT" ready
 done
 
+run "$CONDUIT" check --conduit-namespace "$cp_ns" --wait 60s
+if [ "$RC" = 0 ] && grep -q '^Status check results are √$' "$TMP/out" &&
+	! grep -q '^×' "$TMP/out"; then
+	ok "conduit check: every check of the installed control plane passes"
+else
+	not_ok "conduit check (exit $RC)"
+	diag "$TMP/out"
+fi
+expect_eq "conduit check covers the Deployments, pods, identity, webhook and API" \
+	"$(grep -cE '^(√|‼) (control plane Deployments are available|control plane pods are ready, each with its proxy|issuer certificate is valid|trust anchors are valid|proxy-injector webhook is registered with its CA|public API answers, at this CLI.s version)$' "$TMP/out")" 6
+run "$CONDUIT" check --pre --conduit-namespace "$cp_ns"
+expect_eq "conduit check --pre once installed: exit 1" "$RC" 1
+expect_match "saying the namespace exists" "$OUT" "^× control plane namespace $cp_ns does not exist yet"
+
 # --- the webhook injects what a namespace asks for --------------------------
 new_ns || { not_ok "a namespace for the app"; finish; }
 kc annotate namespace "$NS" conduit.io/inject=enabled >/dev/null
@@ -90,6 +111,9 @@ pod=$(kc get pods -n "$NS" -l app=hello -o jsonpath='{.items[0].metadata.name}')
 expect_match "the webhook injected it: conduit-init and conduit-proxy" \
 	"$(kc get pod -n "$NS" "$pod" -o jsonpath='{range .spec.initContainers[*]}{.name} {end}')" \
 	'conduit-init conduit-proxy'
+run "$CONDUIT" check --conduit-namespace "$cp_ns" --proxy -n "$NS"
+expect_match "conduit check --proxy: the app's pods are meshed and ready" "$OUT" \
+	"^√ pods in $NS are meshed and their proxies ready"
 run env CONDUIT_NAMESPACE="$cp_ns" "$CONDUIT" get pods -n "$NS"
 expect_match "conduit get pods, through the apiserver: hello is meshed" "$OUT" "^$pod +true +Running +yes "
 finish

@@ -26,6 +26,7 @@
 	SUITE(time)      \
 	SUITE(sock)      \
 	SUITE(resolve)   \
+	SUITE(check)     \
 	SUITE(loop)      \
 	SUITE(flag)      \
 	SUITE(json)      \
