@@ -134,8 +134,9 @@ expect_match "web's proxy, read through the apiserver, counts the inbound connec
 	"$OUT" 'tcp_open_total\{[^}]*direction="inbound"[^}]*target_addr="[^"]*:8080"[^}]*\} [3-9]'
 run kc get --raw "/api/v1/namespaces/$NS/pods/$web:4191/proxy/ready"
 expect_eq "web's proxy /ready through the apiserver" "$OUT" "ready"
-# this cluster has no DNS: the injected destination name cannot resolve.
-# The proxy stays Ready (above) and up, and says so
+# no control plane in the namespace the injected destination names: its
+# name is NXDOMAIN in the cluster's DNS (error="no such name"). The proxy
+# stays Ready (above) and up, and says so
 expect_match "web's proxy: discovery degraded, with the name and the reason in its log" \
 	"$(kc logs -n "$NS" "$web" -c conduit-proxy 2>&1)" \
 	'level=warn component=proxy msg="service discovery degraded: cannot resolve the destination component; routing by original destination meanwhile" destination=conduit-dst\.[a-z0-9-]+\.svc\.cluster\.local:8086 error='

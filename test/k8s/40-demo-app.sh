@@ -4,8 +4,8 @@
 # --print-manifest`) on a real cluster, plain and then injected: the
 # apiserver takes it strictly, the four Deployments become Available on
 # our FROM-scratch image (readiness probes passing), web finds emoji and
-# voting by their Service names (this cluster has no DNS: through
-# Kubernetes' service variables), and from the node, through web-svc's
+# voting by their Service names (through the cluster's DNS; Kubernetes'
+# service variables when DNS lags), and from the node, through web-svc's
 # ClusterIP, /api/list answers, a :doughnut: vote fails with 500 and the
 # bot's traffic arrives.
 . "$(dirname "$0")/lib.sh"
