@@ -948,7 +948,8 @@ int cluster_endpoints(const struct cluster *cl, const char *ns,
 			const struct cluster_pod *pod =
 				e->pod ? cluster_pod(cl, ns, e->pod) : NULL;
 
-			/* terminating endpoints serve until they stop */
+			/* terminating endpoints serve until they stop
+			 * (a fallback: see below) */
 			if (!e->ready && !e->serving)
 				continue;
 			for (size_t a = 0; a < e->naddrs; a++)
@@ -956,6 +957,23 @@ int cluster_endpoints(const struct cluster *cl, const char *ns,
 					e->serving, e->terminating, e->node,
 					e->zone);
 		}
+	}
+	/*
+	 * terminating-but-serving endpoints take traffic only when none is
+	 * ready, as kube-proxy does: a pod being deleted gets no new
+	 * requests while others can take them, and a one-replica rollout
+	 * still has somewhere to send them
+	 */
+	{
+		size_t ready = 0, k = 0;
+
+		for (size_t i = 0; i < vec.n; i++)
+			ready += vec.v[i].ready;
+		for (size_t i = 0; ready && i < vec.n; i++)
+			if (vec.v[i].ready)
+				vec.v[k++] = vec.v[i];
+		if (ready)
+			vec.n = k;
 	}
 	*out = vec.v;
 	*n = vec.n;

@@ -146,7 +146,8 @@ bool cluster_service_exists(const struct cluster *cl, const char *ns,
 
 /*
  * cluster_endpoints - the endpoints of service port `port` of ns/svc,
- * usable ones only (ready, or terminating but still serving), into a new
+ * usable ones only (the ready ones; when none is ready, those terminating
+ * but still serving, as kube-proxy falls back to them), into a new
  * array *out of *n entries (free with free(); pointers in it are
  * borrowed until the next change). Returns 0 (possibly no endpoints),
  * -ENOENT (no such service, or no such port on it), -ENOMEM.

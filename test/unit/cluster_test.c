@@ -127,8 +127,9 @@ START_TEST(test_slices)
 	ck_assert_int_eq(put(cl, CLUSTER_UPSERT, SLICE), 1);
 	ck_assert_int_eq(put(cl, CLUSTER_UPSERT, POD_WEB1), 1);
 	ck_assert_int_eq(cluster_endpoints(cl, "shop", "web", 80, &v, &n), 0);
-	/* ready, terminating-but-serving and no-conditions; not the stopped */
-	ck_assert_uint_eq(n, 3);
+	/* ready and no-conditions; not the stopped, nor the terminating
+	 * one still serving while ready ones exist */
+	ck_assert_uint_eq(n, 2);
 	e = find_ep(v, n, "10.0.0.1");
 	ck_assert_ptr_nonnull(e);
 	ck_assert_int_eq(e->port, 8080);
@@ -136,15 +137,29 @@ START_TEST(test_slices)
 	ck_assert_ptr_nonnull(e->pod);
 	ck_assert_str_eq(e->pod->name, "web-1");
 	ck_assert_str_eq(e->zone, "z1");
-	e = find_ep(v, n, "10.0.0.2");
-	ck_assert(e && e->terminating && e->serving && !e->ready);
+	ck_assert_ptr_null(find_ep(v, n, "10.0.0.2"));
 	ck_assert_ptr_null(find_ep(v, n, "10.0.0.3"));
 	e = find_ep(v, n, "fd00::4");
 	ck_assert(e && e->ready && e->addr.u.sa.sa_family == AF_INET6);
 	free(v);
+	/* only terminating ones left (a one-replica rollout): the one still
+	 * serving is used, the stopped one never */
+	ck_assert_int_eq(put(cl, CLUSTER_UPSERT,
+			     "{\"kind\":\"EndpointSlice\",\"metadata\":{\"name\":\"web-abc\",\"namespace\":\"shop\","
+			     "\"labels\":{\"kubernetes.io/service-name\":\"web\"}},"
+			     "\"ports\":[{\"name\":\"http\",\"port\":8080}],\"endpoints\":["
+			     "{\"addresses\":[\"10.0.0.2\"],\"conditions\":{\"ready\":false,\"serving\":true,\"terminating\":true}},"
+			     "{\"addresses\":[\"10.0.0.3\"],\"conditions\":{\"ready\":false,\"serving\":false,\"terminating\":true}}]}"),
+			 1);
+	ck_assert_int_eq(cluster_endpoints(cl, "shop", "web", 80, &v, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	e = find_ep(v, n, "10.0.0.2");
+	ck_assert(e && e->terminating && e->serving && !e->ready);
+	free(v);
+	ck_assert_int_eq(put(cl, CLUSTER_UPSERT, SLICE), 1);
 	/* the other service port maps to the slice port of the same name */
 	ck_assert_int_eq(cluster_endpoints(cl, "shop", "web", 9000, &v, &n), 0);
-	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(n, 2);
 	ck_assert_int_eq(v[0].port, 9001);
 	free(v);
 	/* deleting the slice empties the service; twice is no change */
@@ -220,7 +235,7 @@ START_TEST(test_derived_endpoints)
 	/* a slice, once there is one, is what counts */
 	put(cl, CLUSTER_UPSERT, SLICE);
 	ck_assert_int_eq(cluster_endpoints(cl, "shop", "web", 80, &v, &n), 0);
-	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(n, 2); /* its two ready ones */
 	free(v);
 	cluster_free(cl);
 }
