@@ -519,8 +519,14 @@ func main() {
 		start := time.Now()
 		missing, ok := waitAll(k, *timeout)
 		if w != nil {
+			// the controller's own watch may be a little ahead of ours
 			var okw bool
-			if ref, okw = w.at(k); !okw {
+			for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+				if ref, okw = w.at(k); okw {
+					break
+				}
+			}
+			if !okw {
 				fmt.Printf("# step %d: the EndpointSlice watch never saw %d ready addresses\n", i, k)
 				ok = false
 			}
@@ -530,6 +536,20 @@ func main() {
 			if t, ok := s.at(k); ok && !ref.IsZero() {
 				lat = append(lat, ms(t.Sub(ref)))
 			}
+		}
+		if !ok {
+			sizes := map[int]int{}
+			for _, s := range streams {
+				s.mu.Lock()
+				sizes[len(s.set)]++
+				s.mu.Unlock()
+			}
+			if w != nil {
+				w.mu.Lock()
+				fmt.Printf("# the watch: %d ready addresses now, %d events\n", w.total(), w.events)
+				w.mu.Unlock()
+			}
+			fmt.Printf("# streams by set size: %v\n", sizes)
 		}
 		changing += time.Since(start)
 		sort.Float64s(lat)
