@@ -251,6 +251,14 @@ bench: deps
 	@$(MAKE) --no-print-directory static $(B)/test/grpc-peer
 	@bench/run $(B)/static/conduit $(B)/test/grpc-peer
 
+# the destination component at scale (issue 12): 1,000 Destination.Get
+# streams, 10,000 endpoints, local mode and KWOK on the test cluster (root
+# for the latter; it takes the cluster's lock). Not part of `make test`.
+.PHONY: bench-destination
+bench-destination: deps
+	@$(MAKE) --no-print-directory static
+	@bench/destination $(B)/static/conduit $(DST_MODES)
+
 .PHONY: demo
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -273,6 +281,7 @@ help:
 	@echo "  make check-asan the same tests under AddressSanitizer and UBSan"
 	@echo "  make fuzz       every libFuzzer target for FUZZ_TIME seconds (20)"
 	@echo "  make bench      benchmark figures beside the peers'"
+	@echo "  make bench-destination  destination: 1,000 streams, 10,000 endpoints (DST_MODES=local|kube)"
 	@echo "  make demo       the whole mesh and a sample app on this machine"
 	@echo "  make deps       install the Debian packages everything needs"
 	@echo "  make clean      remove build/"
