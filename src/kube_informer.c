@@ -273,11 +273,28 @@ static void fill_type(struct kube_informer *inf, struct json *obj)
 		json_set_string(obj, "apiVersion", inf->res->api_version);
 }
 
+/*
+ * slim - drop what no reader of the cache looks at before it is kept
+ * (client-go informers' transform does the same): managedFields, the
+ * last-applied annotation kubectl writes. Most of an object's bytes.
+ */
+static void slim(struct json *obj)
+{
+	struct json *meta = json_get(obj, "metadata"), *x;
+
+	if ((x = json_get(meta, "managedFields")))
+		json_free(json_detach(meta, x));
+	if ((x = json_get(json_get(meta, "annotations"),
+			  "kubectl.kubernetes.io/last-applied-configuration")))
+		json_free(json_detach(json_get(meta, "annotations"), x));
+}
+
 static void put(struct kube_informer *inf, struct json *obj)
 {
 	enum kube_event_type t;
 	const struct json *stored;
 
+	slim(obj);
 	if (kube_store_put(inf->store, obj, &t, &stored) == 0)
 		emit(inf, t, stored);
 }
