@@ -123,6 +123,14 @@ by="" q="count by (__name__) ({__name__=~\"request_total|tcp_open_total\",job=\"
 got=$(promql "$q")
 expect_match "Prometheus: the proxies' request_total and tcp_open_total series (${got% })" \
 	"$got" '(request_total|tcp_open_total)=[1-9]'
+run kc logs -n "$cp_ns" deploy/conduit-prometheus -c prometheus
+if [ "$RC" = 0 ] && grep -q 'msg="Server is ready to receive web requests."' "$TMP/out" &&
+	! grep -qE 'level=(warn|error)' "$TMP/out"; then
+	ok "Prometheus logs no warning or error (its service discovery and storage work)"
+else
+	not_ok "Prometheus' log"
+	grep -E 'level=(warn|error)' "$TMP/out" | head -n 10 | cut -c1-300 | sed 's/^/#   /'
+fi
 
 run "$CONDUIT" check --conduit-namespace "$cp_ns" --wait 60s
 if [ "$RC" = 0 ] && grep -q '^Status check results are √$' "$TMP/out" &&
