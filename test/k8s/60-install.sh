@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # 60-install: the whole of `conduit install | kubectl apply -f -`, as the
 # seed promises it: the apiserver takes every object strictly; every
-# control-plane Deployment (controller, identity, proxy-injector, web)
+# control-plane Deployment (controller, identity, prometheus, proxy-injector, web)
 # becomes Available with its own pod injected (the component and its
 # proxy ready); each component's /ready answers through the apiserver's
 # pod proxy; Prometheus, injected too, scrapes every proxy of the control
