@@ -2,17 +2,38 @@
 # SPDX-License-Identifier: Apache-2.0
 # 60-install: the whole of `conduit install | kubectl apply -f -`, as the
 # seed promises it: the apiserver takes every object strictly; every
-# control-plane Deployment (controller, identity, proxy-injector, web)
+# control-plane Deployment (controller, identity, prometheus, proxy-injector, web)
 # becomes Available with its own pod injected (the component and its
 # proxy ready); each component's /ready answers through the apiserver's
-# pod proxy; then a namespace annotated for injection gets its plain
-# Deployment injected by the webhook, and the public API sees it meshed.
-# Prometheus is left out (--prometheus=false): its image comes from a
-# registry this machine cannot reach.
+# pod proxy; Prometheus, injected too, scrapes every proxy of the control
+# plane (up == 1 and their request or TCP counters, by PromQL through the
+# apiserver's service proxy); then a namespace annotated for injection gets
+# its plain Deployment injected by the webhook, and the public API sees it
+# meshed.
+# Prometheus is a real one, not prom/prometheus (no registry here):
+# test/k8s/build-prometheus builds 2.53.2, install's default version, from
+# the Go module proxy once (test/k8s/run does it before the timed tests),
+# and scripts/make-image makes the FROM-scratch image install is told to use.
 . "$(dirname "$0")/lib.sh"
 
 cp_ns=t-60-cp
-"$CONDUIT" install -n "$cp_ns" --prometheus=false --image-pull-policy Never \
+if prom_bin=$("$(dirname "$0")/build-prometheus" 2>"$TMP/prom-build.err"); then
+	ok "build-prometheus: $prom_bin"
+else
+	not_ok "build-prometheus"
+	diag "$TMP/prom-build.err"
+	finish
+fi
+prom_ref=localhost/conduit-prometheus:v$("$prom_bin" --version 2>/dev/null |
+	sed -n 's/^prometheus, version \([0-9.]*\) .*/\1/p')
+run "$(dirname "$0")/../../scripts/make-image" "$prom_bin" /prometheus "$prom_ref" \
+	"$TMP/prometheus.tar"
+expect_eq "make-image: an image of it, $prom_ref" "$RC" 0
+run "$K8S_CLUSTER" load "$TMP/prometheus.tar"
+expect_eq "the node's runtime imports it" "$RC" 0
+rm -f "$TMP/prometheus.tar"
+
+"$CONDUIT" install -n "$cp_ns" --prometheus-image "$prom_ref" --image-pull-policy Never \
 	>"$TMP/install.yml" 2>"$TMP/install.err"
 expect_eq "conduit install writes the manifest" "$?" 0
 # whatever happens, the cluster-scoped objects go too (the webhook first:
@@ -39,7 +60,8 @@ run kc apply -f "$TMP/install.yml"
 expect_eq "install: applied" "$RC" 0
 
 deploys=$(kc get deploy -n "$cp_ns" -o jsonpath='{range .items[*]}{.metadata.name}{" "}{end}')
-expect_match "the control plane's Deployments" "$deploys" 'conduit-controller .*conduit-identity .*conduit-proxy-injector .*conduit-web|conduit-controller conduit-identity conduit-proxy-injector conduit-web'
+expect_eq "the control plane's Deployments" "$deploys" \
+	'conduit-controller conduit-identity conduit-prometheus conduit-proxy-injector conduit-web '
 for d in $deploys; do
 	run kubectl wait -n "$cp_ns" --timeout=180s "deploy/$d" --for=condition=Available
 	if [ "$RC" = 0 ]; then
@@ -63,11 +85,52 @@ for d in $deploys; do
 	case $admin in
 	'' | *[!0-9]*) admin=$(kc get pod -n "$cp_ns" "$pod" -o jsonpath="{.spec.containers[0].ports[?(@.name==\"$admin\")].containerPort}") ;;
 	esac
-	run kc get --raw "/api/v1/namespaces/$cp_ns/pods/$pod:$admin/proxy/ready"
-	expect_match "$d: /ready through the apiserver's pod proxy (port $admin)" "$OUT" '^ready'
+	# /ready, Prometheus' /-/ready: the path of the component's own probe
+	path=$(kc get pod -n "$cp_ns" "$pod" -o jsonpath='{.spec.containers[0].readinessProbe.httpGet.path}')
+	run kc get --raw "/api/v1/namespaces/$cp_ns/pods/$pod:$admin/proxy${path:-/ready}"
+	expect_match "$d: ${path:-/ready} through the apiserver's pod proxy (port $admin)" "$OUT" \
+		'^ready|^Prometheus Server is Ready'
 	run kc get --raw "/api/v1/namespaces/$cp_ns/pods/$pod:4191/proxy/ready"
 	expect_eq "$d: its proxy's /ready through the apiserver" "$OUT" ready
 done
+
+# --- Prometheus scrapes every proxy of the control plane ---------------------
+papi=/api/v1/namespaces/$cp_ns/services/conduit-prometheus:http/proxy/api/v1
+# promql QUERY: its vector as "LABEL-VALUE=VALUE" words, sorted, by the
+# label $by (the metric name when empty)
+promql() {
+	kc get --raw "$papi/query?query=$(jq -rn --arg q "$1" '$q|@uri')" |
+		jq -r --arg by "$by" '.data.result[] |
+			"\(.metric[if $by == "" then "__name__" else $by end])=\(.value[1])"' |
+		sort | tr '\n' ' '
+}
+want=""
+for d in $deploys; do want+="$d=1 "; done
+by=deployment q="min by (deployment) (up{job=\"conduit-proxy\",namespace=\"$cp_ns\"})"
+end=$(($(date +%s) + 60))
+until [ "$(promql "$q" 2>/dev/null)" = "$want" ] || [ "$(date +%s)" -ge "$end" ]; do
+	sleep 2
+done
+if [ "$(promql "$q" 2>/dev/null)" = "$want" ]; then
+	ok "Prometheus: up == 1 for the proxy of every control-plane Deployment (${want% })"
+else
+	not_ok "Prometheus: up == 1 for every proxy of the control plane: $(promql "$q" 2>&1)"
+	kc get --raw "$papi/targets?state=active" 2>&1 |
+		jq -r '.data.activeTargets[] | "\(.scrapeUrl) \(.health) \(.lastError)"' 2>&1 |
+		head -n 20 | sed 's/^/#   /'
+fi
+by="" q="count by (__name__) ({__name__=~\"request_total|tcp_open_total\",job=\"conduit-proxy\",namespace=\"$cp_ns\"})"
+got=$(promql "$q")
+expect_match "Prometheus: the proxies' request_total and tcp_open_total series (${got% })" \
+	"$got" '(request_total|tcp_open_total)=[1-9]'
+run kc logs -n "$cp_ns" deploy/conduit-prometheus -c prometheus
+if [ "$RC" = 0 ] && grep -q 'msg="Server is ready to receive web requests."' "$TMP/out" &&
+	! grep -qE 'level=(warn|error)' "$TMP/out"; then
+	ok "Prometheus logs no warning or error (its service discovery and storage work)"
+else
+	not_ok "Prometheus' log"
+	grep -E 'level=(warn|error)' "$TMP/out" | head -n 10 | cut -c1-300 | sed 's/^/#   /'
+fi
 
 run "$CONDUIT" check --conduit-namespace "$cp_ns" --wait 60s
 if [ "$RC" = 0 ] && grep -q '^Status check results are √$' "$TMP/out" &&
