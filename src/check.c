@@ -138,6 +138,19 @@ static int request(struct checker *k, const char *method, const char *path,
 	return st;
 }
 
+/* get - GET the path fmt formats (a 2xx's JSON in *out, as request) */
+static int get(struct checker *k, struct json **out, char *why, size_t whylen,
+	       const char *fmt, ...)
+{
+	char path[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	return request(k, "GET", path, NULL, out, why, whylen);
+}
+
 /* --- output ------------------------------------------------------------------ */
 
 static void section(struct checker *k, const char *name)
@@ -258,12 +271,10 @@ static enum verdict c_version(struct checker *k, char *why, size_t n,
 static enum verdict c_ns_absent(struct checker *k, char *why, size_t n,
 				char *hint, size_t hn)
 {
-	char path[300];
 	struct json *j;
 	int st;
 
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s", k->o->cp_ns);
-	st = request(k, "GET", path, NULL, &j, why, n);
+	st = get(k, &j, why, n, "/api/v1/namespaces/%s", k->o->cp_ns);
 	json_free(j);
 	if (st == 404) {
 		why[0] = 0;
@@ -342,12 +353,10 @@ static enum verdict c_rights(struct checker *k, char *why, size_t n,
 static enum verdict c_ns(struct checker *k, char *why, size_t n, char *hint,
 			 size_t hn)
 {
-	char path[300];
 	struct json *j;
 	int st;
 
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s", k->o->cp_ns);
-	st = request(k, "GET", path, NULL, &j, why, n);
+	st = get(k, &j, why, n, "/api/v1/namespaces/%s", k->o->cp_ns);
 	json_free(j);
 	if (st == 404) {
 		snprintf(why, n, "no namespace %s", k->o->cp_ns);
@@ -364,14 +373,12 @@ static const char *const components[] = { "conduit-controller",
 static enum verdict c_deployments(struct checker *k, char *why, size_t n,
 				  char *hint, size_t hn)
 {
-	char path[300];
 	struct json *j, *items;
 	size_t len = 0;
 	int st;
 
-	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/deployments",
-		 k->o->cp_ns);
-	st = request(k, "GET", path, NULL, &j, why, n);
+	st = get(k, &j, why, n,
+		"/apis/apps/v1/namespaces/%s/deployments", k->o->cp_ns);
 	if (st != 200)
 		return FAIL;
 	items = json_get(j, "items");
@@ -415,14 +422,12 @@ static enum verdict pods_ready(struct checker *k, const char *ns,
 			       bool need_proxy, size_t *meshed, char *why,
 			       size_t n)
 {
-	char path[300];
 	struct json *j, *items;
 	size_t len = 0, bad = 0;
 	int st;
 
 	*meshed = 0;
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods", ns);
-	st = request(k, "GET", path, NULL, &j, why, n);
+	st = get(k, &j, why, n, "/api/v1/namespaces/%s/pods", ns);
 	if (st != 200)
 		return FAIL;
 	items = json_get(j, "items");
@@ -486,15 +491,12 @@ static enum verdict c_cp_pods(struct checker *k, char *why, size_t n,
 static enum verdict c_webhook(struct checker *k, char *why, size_t n,
 			      char *hint, size_t hn)
 {
-	char path[300];
 	struct json *j, *hooks;
 	const char *ca;
 	int st;
 
-	snprintf(path, sizeof(path),
-		 "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/conduit-proxy-injector-%s",
-		 k->o->cp_ns);
-	st = request(k, "GET", path, NULL, &j, why, n);
+	st = get(k, &j, why, n,
+		"/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/conduit-proxy-injector-%s", k->o->cp_ns);
 	if (st != 200) {
 		snprintf(hint, hn, "conduit install | kubectl apply -f -");
 		return FAIL;
@@ -542,16 +544,14 @@ static enum verdict cert_check(const char *what, const char *pem, size_t len,
 static enum verdict c_issuer(struct checker *k, char *why, size_t n,
 			     char *hint, size_t hn)
 {
-	char path[300];
 	struct json *j;
 	struct buf pem;
 	const char *crt;
 	enum verdict v;
 	int st;
 
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/conduit-identity-issuer",
-		 k->o->cp_ns);
-	st = request(k, "GET", path, NULL, &j, why, n);
+	st = get(k, &j, why, n,
+		"/api/v1/namespaces/%s/secrets/conduit-identity-issuer", k->o->cp_ns);
 	if (st != 200)
 		return FAIL;
 	crt = json_string(json_get(json_get(j, "data"), "tls.crt"));
@@ -574,7 +574,6 @@ static enum verdict c_issuer(struct checker *k, char *why, size_t n,
 static enum verdict c_anchors(struct checker *k, char *why, size_t n,
 			      char *hint, size_t hn)
 {
-	char path[300];
 	struct json *j, *data;
 	const char *pem = NULL;
 	enum verdict v;
@@ -582,9 +581,8 @@ static enum verdict c_anchors(struct checker *k, char *why, size_t n,
 
 	(void)hint;
 	(void)hn;
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/conduit-identity-trust-roots",
-		 k->o->cp_ns);
-	st = request(k, "GET", path, NULL, &j, why, n);
+	st = get(k, &j, why, n,
+		"/api/v1/namespaces/%s/configmaps/conduit-identity-trust-roots", k->o->cp_ns);
 	if (st != 200)
 		return FAIL;
 	data = json_get(j, "data");
@@ -600,15 +598,12 @@ static enum verdict c_anchors(struct checker *k, char *why, size_t n,
 static enum verdict c_public_api(struct checker *k, char *why, size_t n,
 				 char *hint, size_t hn)
 {
-	char path[300];
 	struct json *j;
 	const char *v;
 	int st;
 
-	snprintf(path, sizeof(path),
-		 "/api/v1/namespaces/%s/services/conduit-api:http/proxy/api/v1/version",
-		 k->o->cp_ns);
-	st = request(k, "GET", path, NULL, &j, why, n);
+	st = get(k, &j, why, n,
+		"/api/v1/namespaces/%s/services/conduit-api:http/proxy/api/v1/version", k->o->cp_ns);
 	if (st != 200) {
 		snprintf(hint, hn, "kubectl logs -n %s deploy/conduit-controller -c controller",
 			 k->o->cp_ns);
