@@ -35,6 +35,7 @@ struct checker {
 	struct kube_client *client;
 	bool failed;
 	unsigned sections;
+	char k8s_version[64]; /* the server's gitVersion */
 	/* the answer of the request in flight */
 	bool done;
 	int status, error;
@@ -223,8 +224,6 @@ static enum verdict c_client(struct checker *k, char *why, size_t n,
 	return PASS;
 }
 
-static char k8s_version[64];
-
 static enum verdict c_api(struct checker *k, char *why, size_t n, char *hint,
 			  size_t hn)
 {
@@ -235,7 +234,7 @@ static enum verdict c_api(struct checker *k, char *why, size_t n, char *hint,
 	(void)hn;
 	if (st != 200)
 		return FAIL;
-	snprintf(k8s_version, sizeof(k8s_version), "%s",
+	snprintf(k->k8s_version, sizeof(k->k8s_version), "%s",
 		 json_string(json_get(j, "gitVersion")) ?
 			 json_string(json_get(j, "gitVersion")) : "");
 	json_free(j);
@@ -247,19 +246,18 @@ static enum verdict c_version(struct checker *k, char *why, size_t n,
 {
 	int major, minor;
 
-	(void)k;
-	if (check_parse_k8s_version(k8s_version, &major, &minor) < 0) {
-		snprintf(why, n, "cannot read the server's version \"%s\"", k8s_version);
+		if (check_parse_k8s_version(k->k8s_version, &major, &minor) < 0) {
+		snprintf(why, n, "cannot read the server's version \"%s\"", k->k8s_version);
 		return WARN;
 	}
 	if (major == 1 && minor < CHECK_MIN_MINOR) {
 		snprintf(why, n, "the server runs %s; the mesh needs 1.%d or newer",
-			 k8s_version, CHECK_MIN_MINOR);
+			 k->k8s_version, CHECK_MIN_MINOR);
 		return FAIL;
 	}
 	if (major == 1 && minor < CHECK_NATIVE_SIDECAR_MINOR) {
 		snprintf(why, n, "the server runs %s: no native sidecars (1.%d+)",
-			 k8s_version, CHECK_NATIVE_SIDECAR_MINOR);
+			 k->k8s_version, CHECK_NATIVE_SIDECAR_MINOR);
 		snprintf(hint, hn, "inject with --native-sidecar=false");
 		return WARN;
 	}
