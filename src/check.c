@@ -246,8 +246,9 @@ static enum verdict c_version(struct checker *k, char *why, size_t n,
 {
 	int major, minor;
 
-		if (check_parse_k8s_version(k->k8s_version, &major, &minor) < 0) {
-		snprintf(why, n, "cannot read the server's version \"%s\"", k->k8s_version);
+	if (check_parse_k8s_version(k->k8s_version, &major, &minor) < 0) {
+		snprintf(why, n, "cannot read the server's version \"%s\"",
+			 k->k8s_version);
 		return WARN;
 	}
 	if (major == 1 && minor < CHECK_MIN_MINOR) {
