@@ -410,7 +410,7 @@ int pki_cert_issue(const struct pki_cert_spec *spec, struct pki_key *subject_key
 		     errlen);
 }
 
-static int64_t x509_time_to_unix(const mbedtls_x509_time *t)
+int64_t pki_x509_time_unix(const struct mbedtls_x509_time *t)
 {
 	struct tm tm = {
 		.tm_year = t->year - 1900,
@@ -434,8 +434,8 @@ int pki_cert_get_info(const struct pki_cert *c, struct pki_cert_info *info)
 	    mbedtls_x509_dn_gets(info->issuer, sizeof(info->issuer),
 				 &c->crt.issuer) < 0)
 		return -EINVAL;
-	info->not_before = x509_time_to_unix(&c->crt.valid_from);
-	info->not_after = x509_time_to_unix(&c->crt.valid_to);
+	info->not_before = pki_x509_time_unix(&c->crt.valid_from);
+	info->not_after = pki_x509_time_unix(&c->crt.valid_to);
 	info->is_ca = c->crt.ca_istrue;
 	for (san = &c->crt.subject_alt_names; san && san->buf.p; san = san->next) {
 		if (san->buf.tag != (MBEDTLS_ASN1_CONTEXT_SPECIFIC |

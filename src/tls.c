@@ -19,6 +19,8 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
+#include "conduit/pki.h"
+
 struct tls_client {
 	mbedtls_ssl_config conf;
 	mbedtls_x509_crt ca;   /* trusted CAs */
@@ -288,20 +290,6 @@ static void cred_put(struct tls_cred *c)
 	free(c);
 }
 
-static int64_t x509_time(const mbedtls_x509_time *t)
-{
-	struct tm tm = {
-		.tm_year = t->year - 1900,
-		.tm_mon = t->mon - 1,
-		.tm_mday = t->day,
-		.tm_hour = t->hour,
-		.tm_min = t->min,
-		.tm_sec = t->sec,
-	};
-
-	return (int64_t)timegm(&tm);
-}
-
 static struct tls_cred *cred_load(const char *cert_file, const char *key_file,
 				  char *err, size_t errlen)
 {
@@ -343,7 +331,7 @@ static struct tls_cred *cred_load(const char *cert_file, const char *key_file,
 		mbed_err(err, errlen, what, r);
 		goto out_free;
 	}
-	c->not_after = x509_time(&c->cert.valid_to);
+	c->not_after = pki_x509_time_unix(&c->cert.valid_to);
 	r = mbedtls_ssl_config_defaults(&c->conf, MBEDTLS_SSL_IS_SERVER,
 					MBEDTLS_SSL_TRANSPORT_STREAM,
 					MBEDTLS_SSL_PRESET_DEFAULT);

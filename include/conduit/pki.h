@@ -132,4 +132,11 @@ int pki_csr_write(struct pki_key *key, const char *cn,
 		  const char *const *dns_names, size_t n_dns_names,
 		  struct buf *der, char *err, size_t errlen);
 
+/*
+ * pki_x509_time_unix - an mbedtls certificate time (UTC) as Unix seconds;
+ * for the TLS layer, which holds mbedtls certificates itself
+ */
+struct mbedtls_x509_time;
+int64_t pki_x509_time_unix(const struct mbedtls_x509_time *t);
+
 #endif
