@@ -424,26 +424,65 @@ int64_t pki_x509_time_unix(const struct mbedtls_x509_time *t)
 	return (int64_t)timegm(&tm);
 }
 
-int pki_cert_get_info(const struct pki_cert *c, struct pki_cert_info *info)
+static int crt_info(const mbedtls_x509_crt *crt, struct pki_cert_info *info)
 {
 	const mbedtls_x509_sequence *san;
 
 	memset(info, 0, sizeof(*info));
 	if (mbedtls_x509_dn_gets(info->subject, sizeof(info->subject),
-				 &c->crt.subject) < 0 ||
+				 &crt->subject) < 0 ||
 	    mbedtls_x509_dn_gets(info->issuer, sizeof(info->issuer),
-				 &c->crt.issuer) < 0)
+				 &crt->issuer) < 0)
 		return -EINVAL;
-	info->not_before = pki_x509_time_unix(&c->crt.valid_from);
-	info->not_after = pki_x509_time_unix(&c->crt.valid_to);
-	info->is_ca = c->crt.ca_istrue;
-	for (san = &c->crt.subject_alt_names; san && san->buf.p; san = san->next) {
+	info->not_before = pki_x509_time_unix(&crt->valid_from);
+	info->not_after = pki_x509_time_unix(&crt->valid_to);
+	info->is_ca = crt->ca_istrue;
+	for (san = &crt->subject_alt_names; san && san->buf.p; san = san->next) {
 		if (san->buf.tag != (MBEDTLS_ASN1_CONTEXT_SPECIFIC |
 				     MBEDTLS_X509_SAN_DNS_NAME))
 			continue;
 		if (!info->n_dns_names++)
 			snprintf(info->dns_name0, sizeof(info->dns_name0), "%.*s",
 				 (int)san->buf.len, (const char *)san->buf.p);
+	}
+	return 0;
+}
+
+int pki_cert_get_info(const struct pki_cert *c, struct pki_cert_info *info)
+{
+	return crt_info(&c->crt, info);
+}
+
+size_t pki_cert_count(const struct pki_cert *c)
+{
+	size_t n = 0;
+
+	for (const mbedtls_x509_crt *crt = &c->crt; crt && crt->raw.p;
+	     crt = crt->next)
+		n++;
+	return n;
+}
+
+int pki_cert_get_info_at(const struct pki_cert *c, size_t i,
+			 struct pki_cert_info *info)
+{
+	const mbedtls_x509_crt *crt = &c->crt;
+
+	for (; i && crt && crt->raw.p; i--)
+		crt = crt->next;
+	if (!crt || !crt->raw.p)
+		return -ENOENT;
+	return crt_info(crt, info);
+}
+
+int pki_cert_append_der(struct pki_cert *c, const void *der, size_t len,
+			char *err, size_t errlen)
+{
+	int r = mbedtls_x509_crt_parse_der(&c->crt, der, len);
+
+	if (r) {
+		set_err(err, errlen, "parsing the certificate", r);
+		return -EBADMSG;
 	}
 	return 0;
 }

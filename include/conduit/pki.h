@@ -69,8 +69,28 @@ struct pki_cert_info {
 int pki_cert_get_info(const struct pki_cert *c, struct pki_cert_info *info);
 
 /*
- * pki_cert_verify - 0 when c chains to trust (a CA certificate) and is
- * valid now; -EBADMSG with the reasons in err otherwise.
+ * A parsed PEM blob may hold a bundle (trust anchors, a chain): its
+ * certificates in order. pki_cert_count - how many; pki_cert_get_info_at
+ * - the facts of the i-th (0 is the first, pki_cert_get_info's). Returns
+ * 0, -ENOENT past the end, or -EINVAL.
+ */
+size_t pki_cert_count(const struct pki_cert *c);
+int pki_cert_get_info_at(const struct pki_cert *c, size_t i,
+			 struct pki_cert_info *info);
+
+/*
+ * pki_cert_append_der - add one DER certificate at the end of c's bundle
+ * (a leaf's intermediates after it, so pki_cert_verify can build the
+ * path through them). Returns 0, or -EBADMSG with err set (c unchanged).
+ */
+int pki_cert_append_der(struct pki_cert *c, const void *der, size_t len,
+			char *err, size_t errlen);
+
+/*
+ * pki_cert_verify - 0 when c (its first certificate; the rest of its
+ * bundle are intermediates it may chain through) chains to trust (a CA
+ * certificate, or a bundle of them) and is valid now; -EBADMSG with the
+ * reasons in err otherwise.
  */
 int pki_cert_verify(const struct pki_cert *c, const struct pki_cert *trust,
 		    char *err, size_t errlen);

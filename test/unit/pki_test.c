@@ -98,6 +98,87 @@ START_TEST(test_chain)
 }
 END_TEST
 
+/* bundles: count, the facts of each, a leaf's intermediates appended */
+START_TEST(test_bundles)
+{
+	int64_t now = time(NULL);
+	static const char *const names[] = { "web.ns.example" };
+	struct pki_cert_spec root = ca_spec("root.example", now);
+	struct pki_cert_spec mid = ca_spec("mid.example", now);
+	struct pki_cert_spec leaf = {
+		.common_name = names[0],
+		.dns_names = names,
+		.n_dns_names = 1,
+		.not_before = now - 60,
+		.not_after = now + 86400,
+	};
+	struct pki_key *rk = pki_key_generate(err, sizeof(err));
+	struct pki_key *mk = pki_key_generate(err, sizeof(err));
+	struct pki_key *lk = pki_key_generate(err, sizeof(err));
+	struct pki_cert *rc, *mc, *chain, *both;
+	struct pki_cert_info info;
+	struct buf pem, lder, mder;
+
+	buf_init(&pem, 0);
+	buf_init(&lder, 0);
+	buf_init(&mder, 0);
+	rc = issue(&root, rk, NULL, rk);
+	mid.max_path_len = 0;
+	ck_assert_int_eq(pki_cert_issue(&mid, mk, rc, rk, &pem, &mder, err,
+					sizeof(err)), 0);
+	mc = pki_cert_parse(buf_head(&mder), buf_len(&mder), err, sizeof(err));
+	ck_assert_ptr_nonnull(mc);
+	ck_assert_int_eq(pki_cert_issue(&leaf, lk, mc, mk, &pem, &lder, err,
+					sizeof(err)), 0);
+	/* pem holds mid then leaf: a bundle of two */
+	both = pki_cert_parse(buf_head(&pem), buf_len(&pem), err, sizeof(err));
+	ck_assert_ptr_nonnull(both);
+	ck_assert_uint_eq(pki_cert_count(both), 2);
+	ck_assert_uint_eq(pki_cert_count(rc), 1);
+	ck_assert_int_eq(pki_cert_get_info_at(both, 0, &info), 0);
+	ck_assert_str_eq(info.subject, "CN=mid.example");
+	ck_assert(info.is_ca);
+	ck_assert_int_eq(pki_cert_get_info_at(both, 1, &info), 0);
+	ck_assert_str_eq(info.subject, "CN=web.ns.example");
+	ck_assert_str_eq(info.dns_name0, "web.ns.example");
+	ck_assert(!info.is_ca);
+	ck_assert_int_eq(pki_cert_get_info_at(both, 2, &info), -ENOENT);
+
+	/* the leaf alone does not reach the root; with its intermediate
+	 * appended it does */
+	chain = pki_cert_parse(buf_head(&lder), buf_len(&lder), err, sizeof(err));
+	ck_assert_ptr_nonnull(chain);
+	ck_assert_int_eq(pki_cert_verify(chain, rc, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(pki_cert_append_der(chain, "\x30\x03\x02\x01\x00", 5,
+					     err, sizeof(err)), -EBADMSG);
+	ck_assert_msg(strstr(err, "parsing the certificate"), "%s", err);
+	ck_assert_uint_eq(pki_cert_count(chain), 1); /* unchanged */
+	ck_assert_int_eq(pki_cert_append_der(chain, buf_head(&mder), buf_len(&mder),
+					     err, sizeof(err)), 0);
+	ck_assert_uint_eq(pki_cert_count(chain), 2);
+	ck_assert_msg(pki_cert_verify(chain, rc, err, sizeof(err)) == 0, "%s", err);
+	/* and not to another root */
+	{
+		struct pki_key *ok = pki_key_generate(err, sizeof(err));
+		struct pki_cert *oc = issue(&root, ok, NULL, ok);
+
+		ck_assert_int_eq(pki_cert_verify(chain, oc, err, sizeof(err)), -EBADMSG);
+		pki_cert_free(oc);
+		pki_key_free(ok);
+	}
+	pki_cert_free(chain);
+	pki_cert_free(both);
+	pki_cert_free(mc);
+	pki_cert_free(rc);
+	pki_key_free(rk);
+	pki_key_free(mk);
+	pki_key_free(lk);
+	buf_release(&pem);
+	buf_release(&lder);
+	buf_release(&mder);
+}
+END_TEST
+
 START_TEST(test_expired_does_not_verify)
 {
 	int64_t now = time(NULL);
@@ -234,6 +315,7 @@ Suite *pki_suite(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_chain);
+	tcase_add_test(tc, test_bundles);
 	tcase_add_test(tc, test_expired_does_not_verify);
 	tcase_add_test(tc, test_bad_specs);
 	tcase_add_test(tc, test_key_pem_round_trip);
