@@ -7,7 +7,9 @@
  * Configured by CONDUIT_PROXY_* environment variables (as the injected
  * sidecar is) or the matching flags (`conduit proxy --help`). Runs until
  * SIGTERM/SIGINT (or POST /shutdown when enabled), drains, exits 0.
- * Exit 1 when a listener cannot be opened, 2 on a usage error.
+ * Exit 1 when a listener cannot be opened, 2 on a usage error (identity
+ * settings included: with trust anchors, a local name and the identity
+ * component's address are required and checked before anything starts).
  */
 #include <stdlib.h>
 
@@ -29,6 +31,7 @@ int applet_proxy(int argc, char **argv)
 	proxy_config_init(cfg);
 	r = proxy_config_parse(cfg, &argc, &argv);
 	if (r) {
+		proxy_config_release(cfg);
 		free(cfg);
 		return flag_exit_code(r);
 	}
@@ -41,12 +44,14 @@ int applet_proxy(int argc, char **argv)
 	r = proxy_start(px);
 	if (r) {
 		proxy_free(px);
+		proxy_config_release(cfg);
 		free(cfg);
 		return 1;
 	}
 	log_info("proxy started", "version=%s", version_string());
 	r = proxy_run(px);
 	proxy_free(px);
+	proxy_config_release(cfg);
 	free(cfg);
 	return r;
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -17,6 +18,7 @@
 #include "conduit/proxy_admin.h"
 #include "conduit/proxy_h2.h"
 #include "conduit/proxy_http1.h"
+#include "conduit/proxy_identity.h"
 #include "conduit/proxy_tap.h"
 #include "conduit/proxy_tcp.h"
 #include "conduit/time.h"
@@ -620,7 +622,23 @@ static int listen_all(struct proxy *px, enum proxy_listener_role role,
 
 static bool admin_ready(void *arg)
 {
-	return ((struct proxy *)arg)->ready;
+	struct proxy *px = arg;
+
+	return px->ready &&
+	       (!px->identity || proxy_identity_certified(px->identity));
+}
+
+static void admin_why_not_ready(void *arg, char *buf, size_t size)
+{
+	struct proxy *px = arg;
+	const char *last;
+
+	/* listeners not up yet, or draining: the plain "not ready" */
+	if (!px->ready || !px->identity)
+		return;
+	last = proxy_identity_last_error(px->identity);
+	snprintf(buf, size, "identity: not certified yet%s%s%s",
+		 *last ? " (last attempt: " : "", last, *last ? ")" : "");
 }
 
 static void admin_shutdown(void *arg)
@@ -844,12 +862,54 @@ static void start_discovery(struct proxy *px)
 	dst_lookup(px);
 }
 
+/*
+ * start_identity - with trust anchors, get a certificate from the
+ * identity component (proxy_identity.h) and keep it renewed. The
+ * certificate reaches the TLS layer through on_cert, which that layer
+ * sets; until then the proxy holds it and /ready waits for it.
+ */
+static int start_identity(struct proxy *px)
+{
+	const struct proxy_config *cfg = px->cfg;
+	struct proxy_identity_config ic = {
+		.loop = px->loop,
+		.metrics = proxy_metrics_registry(px->metrics),
+		.trust_anchors_pem = cfg->identity_anchors,
+		.trust_anchors_len = cfg->identity_anchors_len,
+		.local_name = cfg->identity_local_name,
+		.svc_addr = cfg->identity_svc_addr,
+		.token_file = cfg->identity_token_file,
+	};
+	struct sock_addr sa;
+	char err[512], q[600];
+
+	if (!cfg->identity_enabled) {
+		if (!cfg->identity_disabled && cfg->identity_svc_addr &&
+		    *cfg->identity_svc_addr)
+			log_info("identity off: no trust anchors",
+				 "hint=\"set CONDUIT_PROXY_IDENTITY_TRUST_ANCHORS to turn it on\"");
+		return 0;
+	}
+	/* a name needs DNS; an IP:port does not */
+	if (sock_addr_parse(cfg->identity_svc_addr, &sa, err, sizeof(err)))
+		ic.resolver = proxy_resolver(px);
+	px->identity = proxy_identity_new(&ic, err, sizeof(err));
+	if (!px->identity) {
+		log_error("identity cannot start", "error=%s",
+			  log_quote(q, sizeof(q), err));
+		return -EINVAL;
+	}
+	proxy_identity_start(px->identity);
+	return 0;
+}
+
 struct proxy *proxy_new(const struct proxy_config *cfg, struct ev_loop *loop)
 {
 	struct proxy *px = xcalloc(1, sizeof(*px));
 	struct proxy_admin_config acfg;
 	struct proxy_admin_ops ops = {
 		.ready = admin_ready,
+		.why_not_ready = admin_why_not_ready,
 		.shutdown = admin_shutdown,
 		.arg = px,
 	};
@@ -896,6 +956,8 @@ int proxy_start(struct proxy *px)
 		r = listen_all(px, PROXY_LISTEN_OUTBOUND, &cfg->outbound_listen);
 	if (!r)
 		r = listen_all(px, PROXY_LISTEN_CONTROL, &cfg->control_listen);
+	if (!r)
+		r = start_identity(px);
 	if (r)
 		return r;
 	loop_signals_init(&px->signals, px->loop, on_stop, NULL);
@@ -934,6 +996,9 @@ void proxy_free(struct proxy *px)
 		listener_close(px, &px->listeners[i]);
 	ev_timer_stop(px->loop, &px->grace);
 	ev_timer_stop(px->loop, &px->accept_pause);
+	/* before the resolver: it may hold a lookup of ours */
+	proxy_identity_free(px->identity);
+	px->identity = NULL;
 	{
 		struct resolver *r = px->resolver;
 

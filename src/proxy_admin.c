@@ -2,6 +2,7 @@
 /* proxy_admin.c - the proxy's admin HTTP server: metrics, probes, shutdown */
 #include "conduit/proxy_admin.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,10 +38,16 @@ static void on_ready(struct httpd_req *req, void *arg)
 {
 	struct proxy_admin *a = arg;
 
-	if (a->ops.ready && a->ops.ready(a->ops.arg))
+	char why[600] = "", body[640];
+
+	if (a->ops.ready && a->ops.ready(a->ops.arg)) {
 		httpd_respond_text(req, 200, "ready\n");
-	else
-		httpd_respond_text(req, 503, "not ready\n");
+		return;
+	}
+	if (a->ops.why_not_ready)
+		a->ops.why_not_ready(a->ops.arg, why, sizeof(why));
+	snprintf(body, sizeof(body), "not ready%s%s\n", why[0] ? ": " : "", why);
+	httpd_respond_text(req, 503, body);
 }
 
 static void on_env(struct httpd_req *req, void *arg)

@@ -12,6 +12,8 @@
 #include "conduit/flag.h"
 #include "conduit/json.h"
 #include "conduit/metrics.h"
+#include "conduit/proxy_identity.h"
+#include "conduit/resolve.h"
 #include "conduit/time.h"
 
 #define DEF_INBOUND "0.0.0.0:4143"
@@ -59,6 +61,14 @@ void proxy_config_init(struct proxy_config *cfg)
 	cfg->h2_idle_timeout = 120 * NSEC_PER_SEC;
 	cfg->h2_upstream_idle_timeout = 60 * NSEC_PER_SEC;
 	cfg->log_level = LOG_INFO;
+	cfg->identity_token_file = PROXY_IDENTITY_TOKEN_FILE;
+}
+
+void proxy_config_release(struct proxy_config *cfg)
+{
+	free(cfg->identity_anchors);
+	cfg->identity_anchors = NULL;
+	cfg->identity_anchors_len = 0;
 }
 
 /* --- port sets --------------------------------------------------------- */
@@ -290,11 +300,131 @@ bool proxy_config_is_own_addr(const struct proxy_config *cfg,
 	return false;
 }
 
+#define ANCHORS_MAX (1u << 20) /* a trust anchor bundle file */
+
+/* read_anchors - the file's text into cfg->identity_anchors */
+static int read_anchors(struct proxy_config *cfg, const char *path, char *err,
+			size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	size_t n, cap = 0;
+	char *p = NULL;
+
+	if (!f) {
+		int e = errno;
+
+		snprintf(err, errlen, "%s", strerror(e));
+		return -e;
+	}
+	do {
+		if (cap - cfg->identity_anchors_len < 4096) {
+			cap = cap ? 2 * cap : 8192;
+			p = xrealloc(p, cap + 1);
+			cfg->identity_anchors = p;
+		}
+		n = fread(p + cfg->identity_anchors_len, 1,
+			  cap - cfg->identity_anchors_len, f);
+		cfg->identity_anchors_len += n;
+	} while (n && cfg->identity_anchors_len <= ANCHORS_MAX);
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s", strerror(errno ? errno : EIO));
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	if (cfg->identity_anchors_len > ANCHORS_MAX) {
+		snprintf(err, errlen, "larger than %u bytes", ANCHORS_MAX);
+		return -EFBIG;
+	}
+	if (p)
+		p[cfg->identity_anchors_len] = '\0';
+	return 0;
+}
+
+/*
+ * check_identity - identity is on when trust anchors are given (and not
+ * disabled): then every identity setting must be there and sound, or the
+ * proxy does not start (a proxy that can never be certified would stay
+ * unready forever, saying why only in its log).
+ */
+static int check_identity(struct proxy_config *cfg, const struct flag_cmd *cmd)
+{
+	const bool text = cfg->identity_trust_anchors && *cfg->identity_trust_anchors;
+	const bool file = cfg->identity_trust_anchors_file &&
+			  *cfg->identity_trust_anchors_file;
+	const char *where;
+	char err[400], host[256];
+	int port;
+
+	proxy_config_release(cfg);
+	cfg->identity_enabled = false;
+	if (cfg->identity_disabled || (!text && !file))
+		return 0;
+	if (text && file) {
+		flag_usage_error(cmd, "--identity-trust-anchors and --identity-trust-anchors-file "
+				      "(or their CONDUIT_PROXY_IDENTITY_TRUST_ANCHORS* variables) "
+				      "are both set: give one");
+		return -EINVAL;
+	}
+	if (file) {
+		where = "--identity-trust-anchors-file";
+		if (read_anchors(cfg, cfg->identity_trust_anchors_file, err,
+				 sizeof(err))) {
+			flag_usage_error(cmd, "%s %s: cannot read it: %s", where,
+					 cfg->identity_trust_anchors_file, err);
+			return -EINVAL;
+		}
+	} else {
+		where = "--identity-trust-anchors (CONDUIT_PROXY_IDENTITY_TRUST_ANCHORS)";
+		cfg->identity_anchors_len = strlen(cfg->identity_trust_anchors);
+		cfg->identity_anchors = xstrdup(cfg->identity_trust_anchors);
+	}
+	if (proxy_identity_check_anchors(cfg->identity_anchors,
+					 cfg->identity_anchors_len, err,
+					 sizeof(err)) < 0) {
+		flag_usage_error(cmd, "%s%s%s: not trust anchors: %s", where,
+				 file ? " " : "",
+				 file ? cfg->identity_trust_anchors_file : "", err);
+		return -EINVAL;
+	}
+	if (!cfg->identity_local_name || !*cfg->identity_local_name) {
+		flag_usage_error(cmd, "identity is on (trust anchors are given) but "
+				      "--identity-local-name (CONDUIT_PROXY_IDENTITY_LOCAL_NAME) "
+				      "is not set (set it, or --identity-disabled)");
+		return -EINVAL;
+	}
+	if (proxy_identity_check_name(cfg->identity_local_name, err, sizeof(err))) {
+		flag_usage_error(cmd, "invalid value \"%s\" for --identity-local-name: %s",
+				 cfg->identity_local_name, err);
+		return -EINVAL;
+	}
+	if (!cfg->identity_svc_addr || !*cfg->identity_svc_addr) {
+		flag_usage_error(cmd, "identity is on (trust anchors are given) but "
+				      "--identity-svc-addr (CONDUIT_PROXY_IDENTITY_SVC_ADDR) "
+				      "is not set (set it, or --identity-disabled)");
+		return -EINVAL;
+	}
+	if (resolve_split_host_port(cfg->identity_svc_addr, host, sizeof(host),
+				    &port, err, sizeof(err))) {
+		flag_usage_error(cmd, "invalid value \"%s\" for --identity-svc-addr: %s (want HOST:PORT)",
+				 cfg->identity_svc_addr, err);
+		return -EINVAL;
+	}
+	if (!cfg->identity_token_file || !*cfg->identity_token_file) {
+		flag_usage_error(cmd, "--identity-token-file (CONDUIT_PROXY_IDENTITY_TOKEN_FILE) is empty");
+		return -EINVAL;
+	}
+	cfg->identity_enabled = true;
+	return 0;
+}
+
 static int check(struct proxy_config *cfg, const struct flag_cmd *cmd)
 {
 	char a[SOCK_ADDR_STRLEN];
 	size_t n;
 
+	if (check_identity(cfg, cmd))
+		return -EINVAL;
 	if (cfg->has_inbound_forward && proxy_config_is_own_addr(cfg, &cfg->inbound_forward)) {
 		flag_usage_error(cmd, "--inbound-forward %s is one of the proxy's own listeners",
 				 sock_addr_format(&cfg->inbound_forward, a,
@@ -366,6 +496,36 @@ int proxy_config_parse(struct proxy_config *cfg, int *argc, char ***argv)
 		  "DNS servers, search path and ndots for names such as the "
 		  "destination component's",
 		  "CONDUIT_PROXY_RESOLV_CONF" },
+		{ FLAG_STRING, 0, "identity-trust-anchors",
+		  &cfg->identity_trust_anchors, "PEM",
+		  "Identity: the trust anchors (PEM text of one or more CA "
+		  "certificates); identity (a certificate from the identity "
+		  "component, /ready waits for it) is on when they are given",
+		  "CONDUIT_PROXY_IDENTITY_TRUST_ANCHORS" },
+		{ FLAG_STRING, 0, "identity-trust-anchors-file",
+		  &cfg->identity_trust_anchors_file, "FILE",
+		  "Identity: the trust anchors from a PEM file instead",
+		  "CONDUIT_PROXY_IDENTITY_TRUST_ANCHORS_FILE" },
+		{ FLAG_BOOL, 0, "identity-disabled", &cfg->identity_disabled,
+		  NULL, "Identity: off, even with trust anchors",
+		  "CONDUIT_PROXY_IDENTITY_DISABLED" },
+		{ FLAG_STRING, 0, "identity-local-name",
+		  &cfg->identity_local_name, "NAME",
+		  "Identity: this proxy's name, <serviceaccount>.<namespace>."
+		  "serviceaccount.identity.<controller-ns>.<domain> (required "
+		  "with trust anchors)",
+		  "CONDUIT_PROXY_IDENTITY_LOCAL_NAME" },
+		{ FLAG_STRING, 0, "identity-svc-addr", &cfg->identity_svc_addr,
+		  "ADDR",
+		  "Identity: the controller's identity component, HOST:PORT "
+		  "(a name is resolved with --resolv-conf; plaintext gRPC "
+		  "until the TLS layer; required with trust anchors)",
+		  "CONDUIT_PROXY_IDENTITY_SVC_ADDR" },
+		{ FLAG_STRING, 0, "identity-token-file",
+		  &cfg->identity_token_file, "FILE",
+		  "Identity: the ServiceAccount token sent with each Certify "
+		  "(read again every time: projected tokens rotate)",
+		  "CONDUIT_PROXY_IDENTITY_TOKEN_FILE" },
 		{ FLAG_FUNC, 0, "inbound-ports-disable-protocol-detection",
 		  &cfg->inbound_no_detect, "PORTS",
 		  "Inbound ports relayed as TCP at once (server-first protocols)",
@@ -469,7 +629,11 @@ int proxy_config_parse(struct proxy_config *cfg, int *argc, char ***argv)
 			"admin port. Every flag is also an environment variable (shown in [])\n"
 			"and a flag wins over its variable. Listener flags take one address or a\n"
 			"comma-separated list (0.0.0.0:4143,[::]:4143). SIGTERM drains: the\n"
-			"listeners close and open connections get --shutdown-grace to finish.",
+			"listeners close and open connections get --shutdown-grace to finish.\n"
+			"With trust anchors (--identity-trust-anchors or ..-file) the proxy\n"
+			"gets its certificate from the identity component (Certify, with the\n"
+			"--identity-token-file token), renews it at 70% of its life, and /ready\n"
+			"answers 503 until the first one.",
 		.flags = flags,
 		.max_args = 0,
 	};
@@ -567,6 +731,14 @@ char *proxy_config_json(const struct proxy_config *cfg)
 	set_str(o, "CONDUIT_PROXY_POD_NAME", cfg->pod_name);
 	set_str(o, "CONDUIT_PROXY_WORKLOAD_KIND", cfg->workload_kind);
 	set_str(o, "CONDUIT_PROXY_WORKLOAD_NAME", cfg->workload_name);
+	/* the anchors' text is left out (long); where it came from is not */
+	json_set_string(o, "CONDUIT_PROXY_IDENTITY_DISABLED",
+			cfg->identity_disabled ? "true" : "false");
+	set_str(o, "CONDUIT_PROXY_IDENTITY_TRUST_ANCHORS_FILE",
+		cfg->identity_trust_anchors_file);
+	set_str(o, "CONDUIT_PROXY_IDENTITY_LOCAL_NAME", cfg->identity_local_name);
+	set_str(o, "CONDUIT_PROXY_IDENTITY_SVC_ADDR", cfg->identity_svc_addr);
+	set_str(o, "CONDUIT_PROXY_IDENTITY_TOKEN_FILE", cfg->identity_token_file);
 	text = json_print(o, true);
 	json_free(o);
 	free(b);

@@ -133,6 +133,7 @@ struct proxy_admin;
 struct proxy_h2;
 struct linger_conn;
 struct discovery;
+struct proxy_identity;
 struct proxy_tap;
 struct resolver;
 
@@ -144,6 +145,7 @@ struct proxy {
 	struct proxy_metrics *metrics;
 	struct proxy_admin *admin;
 	struct discovery *discovery;	/* NULL: no service discovery */
+	struct proxy_identity *identity; /* NULL: identity off */
 	struct resolver *resolver;	/* DNS (c-ares); NULL until needed */
 	bool resolver_failed;		/* c-ares could not start */
 	ev_timer dst_retry;		/* resolve the destination again */
@@ -188,8 +190,9 @@ void proxy_free(struct proxy *px);
 
 /*
  * proxy_start - bind every listener and start accepting; install the
- * SIGTERM/SIGINT drain. Returns 0, or a negative errno after logging
- * which address failed.
+ * SIGTERM/SIGINT drain; with identity on, start certifying (/ready
+ * answers 503 until the first certificate). Returns 0, or a negative
+ * errno after logging what failed (an address, the identity's key).
  */
 int proxy_start(struct proxy *px);
 

@@ -14,6 +14,7 @@
  * Endpoints:
  *   GET  /metrics   Prometheus text format 0.0.4
  *   GET  /ready     200 "ready\n" when ops->ready() says so, else 503
+ *                   "not ready\n" (or "not ready: <why>\n")
  *   GET  /live      200 "live\n"
  *   GET  /env.json  the effective configuration
  *   POST /shutdown  graceful stop: only when enabled, only from loopback
@@ -27,6 +28,12 @@
 
 struct proxy_admin_ops {
 	bool (*ready)(void *arg);
+	/*
+	 * why_not_ready - when ready() said no: one line saying why into
+	 * buf (NUL-terminated), for the 503's body "not ready: <why>".
+	 * May be NULL, or leave buf empty: the body is "not ready".
+	 */
+	void (*why_not_ready)(void *arg, char *buf, size_t size);
 	/* shutdown - POST /shutdown was accepted and answered */
 	void (*shutdown)(void *arg);
 	void *arg;

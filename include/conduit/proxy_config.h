@@ -83,6 +83,19 @@ struct proxy_config {
 	int64_t h2_upstream_idle_timeout; /* ns; 60s: a pooled upstream
 					   * connection with no stream */
 	bool admin_shutdown;		  /* POST /shutdown allowed */
+	/* identity (proxy_identity.h): on when trust anchors are given,
+	 * unless identity_disabled. The strings are borrowed from
+	 * environ/argv; identity_anchors is the anchors' text from either
+	 * source (owned: proxy_config_release) */
+	bool identity_enabled;		  /* the outcome */
+	bool identity_disabled;		  /* --identity-disabled */
+	const char *identity_trust_anchors;	 /* PEM text */
+	const char *identity_trust_anchors_file; /* or a PEM file */
+	char *identity_anchors;
+	size_t identity_anchors_len;
+	const char *identity_local_name;  /* required when enabled */
+	const char *identity_svc_addr;	  /* HOST:PORT; required when enabled */
+	const char *identity_token_file;  /* re-read at every Certify */
 	enum log_level log_level;
 	/* who this proxy serves: metric labels; borrowed from environ/argv */
 	const char *pod_namespace;
@@ -99,10 +112,15 @@ void proxy_config_init(struct proxy_config *cfg);
  * proxy_config_parse - read the environment and argv (as flag_parse: argv[0]
  * is the applet's name) into cfg, then check the whole (an inbound forward
  * address that is one of our own listeners, a workload kind that is not a
- * label name). Returns FLAG_OK, FLAG_HELP (usage printed), or -EINVAL after
- * printing the error.
+ * label name; with identity on, trust anchors that are CA certificates, a
+ * local name that is a DNS name, an identity address that is HOST:PORT).
+ * Returns FLAG_OK, FLAG_HELP (usage printed), or -EINVAL after printing
+ * the error. Release cfg with proxy_config_release() either way.
  */
 int proxy_config_parse(struct proxy_config *cfg, int *argc, char ***argv);
+
+/* proxy_config_release - free what parsing allocated (the anchors' text) */
+void proxy_config_release(struct proxy_config *cfg);
 
 /*
  * proxy_config_json - the effective configuration as a JSON object keyed

@@ -42,6 +42,7 @@
 	SUITE(proxy_http1) \
 	SUITE(proxy_h2)    \
 	SUITE(proxy_config)\
+	SUITE(proxy_identity)\
 	SUITE(h2)        \
 	SUITE(grpc)      \
 	SUITE(httpd)     \
