@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* proxy_identity.c - the proxy's identity: its key, and a certificate from the identity component */
+/* proxy_identity.c - the proxy's key, and its certificate from the identity component */
 #include "conduit/proxy_identity.h"
 
 #include <errno.h>

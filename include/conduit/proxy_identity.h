@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* proxy_identity.h - the proxy's identity: its key, and a certificate from the identity component */
+/* proxy_identity.h - the proxy's key, and its certificate from the identity component */
 #ifndef CONDUIT_PROXY_IDENTITY_H
 #define CONDUIT_PROXY_IDENTITY_H
 
