@@ -180,7 +180,7 @@ bool proxy_identity_current(const struct proxy_identity *pi,
  */
 const char *proxy_identity_last_error(const struct proxy_identity *pi);
 
-/* counts, for tests and /metrics */
+/* counts, for tests and diagnostics */
 struct proxy_identity_stats {
 	uint64_t attempts;	 /* Certify calls made, or attempts that
 				  * failed before one (DNS, token) */
@@ -188,7 +188,8 @@ struct proxy_identity_stats {
 	uint64_t failures;	 /* attempts that failed */
 	unsigned failing;	 /* failures since the last success */
 	double next_attempt;	 /* s until the next attempt is due; -1:
-				  * an attempt is in flight */
+				  * an attempt is in flight; 0: not
+				  * started */
 };
 void proxy_identity_stats(const struct proxy_identity *pi,
 			  struct proxy_identity_stats *out);
