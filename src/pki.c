@@ -67,6 +67,14 @@ static int rng(char *err, size_t errlen)
 	return 0;
 }
 
+int pki_random(void *ctx, unsigned char *out, size_t len)
+{
+	(void)ctx;
+	if (rng(NULL, 0))
+		return MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+	return mbedtls_ctr_drbg_random(&drbg, out, len);
+}
+
 struct pki_key *pki_key_generate(char *err, size_t errlen)
 {
 	struct pki_key *k;

@@ -159,4 +159,12 @@ int pki_csr_write(struct pki_key *key, const char *cn,
 struct mbedtls_x509_time;
 int64_t pki_x509_time_unix(const struct mbedtls_x509_time *t);
 
+/*
+ * pki_random - len random bytes into out from the process's one DRBG
+ * (seeded from the OS on first use), in the shape mbedtls takes for its
+ * f_rng (ctx is unused), so the TLS layer shares the generator. Returns
+ * 0, or a nonzero mbedtls error when the generator cannot be seeded.
+ */
+int pki_random(void *ctx, unsigned char *out, size_t len);
+
 #endif

@@ -49,6 +49,7 @@
 	SUITE(httpc)     \
 	SUITE(demoapp)   \
 	SUITE(tls)       \
+	SUITE(tls_relay) \
 	SUITE(kube_config) \
 	SUITE(kube_client) \
 	SUITE(kube_watch) \
