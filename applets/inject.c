@@ -26,6 +26,8 @@ int applet_inject(int argc, char **argv)
 	char err[1024];
 	const char *output = "yaml";
 	bool native = true;
+	const char *anchors_file = NULL;
+	struct buf anchors;
 	enum manifest_format fmt;
 	struct yml_stream docs;
 	struct inject_report rep;
@@ -69,6 +71,11 @@ int applet_inject(int argc, char **argv)
 		{ FLAG_BOOL, 0, "native-sidecar", &native, NULL,
 		  "Run the proxy as a native sidecar (Kubernetes 1.29+); "
 		  "false for a classic sidecar container" },
+		{ FLAG_STRING, 0, "identity-trust-anchors-file", &anchors_file,
+		  "FILE",
+		  "Trust anchors (PEM) of the mesh: the proxies get identities and "
+		  "speak mutual TLS (the ConfigMap conduit-identity-trust-roots "
+		  "holds install's); without it, identity is disabled" },
 		{ FLAG_STRING, 'o', "output", &output, "FORMAT", "yaml or json" },
 		{ FLAG_END },
 	};
@@ -97,6 +104,15 @@ int applet_inject(int argc, char **argv)
 					output);
 	if (inject_config_check(&c, err, sizeof(err)))
 		return flag_usage_error(&cmd, "%s", err);
+	buf_init(&anchors, 1u << 20);
+	if (anchors_file &&
+	    inject_read_trust_anchors(anchors_file, &anchors, err, sizeof(err))) {
+		buf_release(&anchors);
+		return flag_usage_error(&cmd, "--identity-trust-anchors-file: %s",
+					err);
+	}
+	if (anchors_file)
+		c.trust_anchors_pem = buf_cstr(&anchors);
 
 	yml_stream_init(&docs);
 	inject_report_init(&rep);
@@ -148,6 +164,7 @@ int applet_inject(int argc, char **argv)
 	rc = 0;
 out:
 	buf_release(&out);
+	buf_release(&anchors);
 	inject_report_release(&rep);
 	yml_stream_release(&docs);
 	return rc;

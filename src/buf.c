@@ -3,6 +3,7 @@
 #include "conduit/buf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,4 +201,30 @@ char *buf_cstr(struct buf *b)
 		return NULL;
 	buf_tail(b)[0] = '\0';
 	return (char *)buf_head(b);
+}
+
+int buf_read_file(struct buf *b, const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		return -e;
+	}
+	do
+		n = buf_read_fd(b, fd, SIZE_MAX);
+	while (n > 0 || n == -EAGAIN);
+	close(fd);
+	if (n == -ENOBUFS) {
+		snprintf(err, errlen, "%s: larger than %zu bytes", path, b->max);
+		return -EFBIG;
+	}
+	if (n < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror((int)-n));
+		return (int)n;
+	}
+	return 0;
 }

@@ -345,6 +345,31 @@ static bool is_proxy_container(const struct json *c)
 	return n && !strcmp(n, "conduit-proxy");
 }
 
+/*
+ * proxy_has_identity - the proxy container c is given trust anchors and
+ * identity is not disabled: it gets a certificate and accepts mesh TLS
+ */
+static bool proxy_has_identity(const struct json *c)
+{
+	const struct json *env = json_get(c, "env");
+	bool anchors = false, disabled = false;
+
+	for (size_t i = 0; i < json_count(env); i++) {
+		const struct json *e = json_at(env, i);
+		const char *n = jstr(e, "name"), *v = jstr(e, "value");
+
+		if (!n)
+			continue;
+		if (!strcmp(n, "CONDUIT_PROXY_IDENTITY_TRUST_ANCHORS") ||
+		    !strcmp(n, "CONDUIT_PROXY_IDENTITY_TRUST_ANCHORS_FILE"))
+			anchors = true;
+		else if (!strcmp(n, "CONDUIT_PROXY_IDENTITY_DISABLED"))
+			disabled = v && *v && strcmp(v, "false") &&
+				   strcmp(v, "0");
+	}
+	return anchors && !disabled;
+}
+
 /* pod_read_containers - meshed?, the admin port, every named port */
 static void pod_read_containers(struct cluster_pod *p, const struct json *spec)
 {
@@ -370,6 +395,8 @@ static void pod_read_containers(struct cluster_pod *p, const struct json *spec)
 			bool proxy = is_proxy_container(c);
 
 			p->meshed |= proxy;
+			if (proxy)
+				p->has_identity = proxy_has_identity(c);
 			for (size_t j = 0; j < json_count(ports) && k < cap; j++) {
 				const struct json *pt = json_at(ports, j);
 				const char *name = jstr(pt, "name");
@@ -1010,7 +1037,7 @@ ssize_t cluster_pods(const struct cluster *cl, const char *ns,
 char *cluster_pod_identity(const struct cluster *cl,
 			   const struct cluster_pod *p, char *buf, size_t size)
 {
-	if (!p || !p->meshed)
+	if (!p || !p->meshed || !p->has_identity)
 		str_copy(buf, "", size);
 	else
 		snprintf(buf, size, "%s.%s.serviceaccount.identity.%s", p->sa,

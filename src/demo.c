@@ -16,6 +16,7 @@
 
 #include "conduit/cli.h"
 #include "conduit/httpc.h"
+#include "conduit/install.h"
 #include "conduit/sock.h"
 
 #define NS "emojivoto"
@@ -51,7 +52,7 @@ struct demo {
 	char dir[64];
 	struct child kids[MAX_CHILDREN];
 	size_t nkids;
-	int dst_port, ctl_admin_port;
+	int dst_port, ctl_admin_port, id_port;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -117,13 +118,15 @@ static int write_cluster(struct demo *d)
 			"  - {apiVersion: apps/v1, kind: ReplicaSet, name: %s-demo, controller: true, uid: demo-rs-%s}\n"
 			"spec:\n  serviceAccountName: %s\n  containers:\n"
 			"  - name: app\n    ports: [{name: %s, containerPort: %d}]\n"
-			"  - name: conduit-proxy\n    ports: [{name: conduit-admin, containerPort: %d},"
+			"  - name: conduit-proxy\n"
+			"    env: [{name: CONDUIT_PROXY_IDENTITY_TRUST_ANCHORS_FILE, value: %s/identity/ca.crt}]\n"
+			"    ports: [{name: conduit-admin, containerPort: %d},"
 			" {name: conduit-tap, containerPort: %d}]\n"
 			"status:\n  phase: Running\n  podIP: %s\n"
 			"  conditions: [{type: Ready, status: \"True\"}]\n---\n",
 			p->deploy, p->deploy, p->deploy, p->deploy, p->deploy,
 			p->deploy, p->deploy, p->deploy, p->port_name, APP_PORT,
-			p->admin_port, p->ctl_port, p->ip);
+			d->dir, p->admin_port, p->ctl_port, p->ip);
 		if (p->svc)
 			fprintf(f,
 				"apiVersion: v1\nkind: Service\nmetadata:\n"
@@ -134,6 +137,64 @@ static int write_cluster(struct demo *d)
 				APP_PORT);
 	}
 	return fclose(f) ? -errno : 0;
+}
+
+/* write_file - path (under the state dir) holds data[0..len) */
+static int write_file(const struct demo *d, const char *name, const void *data,
+		      size_t len)
+{
+	char path[160];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", d->dir, name);
+	if (!(f = fopen(path, "w")))
+		return -errno;
+	n = fwrite(data, 1, len, f);
+	if (fclose(f) || n != len)
+		return -EIO;
+	return 0;
+}
+
+/*
+ * write_identity - a trust anchor and an issuer for the identity
+ * component (identity/: tls.crt, tls.key, ca.crt), and a token per
+ * ServiceAccount (tokens/emojivoto.<sa>, what each proxy presents)
+ */
+static int write_identity(struct demo *d, char *err, size_t errlen)
+{
+	struct buf anchors, crt, key;
+	char path[160], token[64], name[96];
+	int r;
+
+	buf_init(&anchors, 0);
+	buf_init(&crt, 0);
+	buf_init(&key, 0);
+	snprintf(path, sizeof(path), "%s/identity", d->dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/tokens", d->dir);
+	mkdir(path, 0700);
+	r = install_identity_new("conduit", "cluster.local", 1, 1, &anchors,
+				 &crt, &key, err, errlen);
+	if (!r && ((r = write_file(d, "identity/ca.crt", buf_head(&anchors),
+				   buf_len(&anchors))) ||
+		   (r = write_file(d, "identity/tls.crt", buf_head(&crt),
+				   buf_len(&crt))) ||
+		   (r = write_file(d, "identity/tls.key", buf_head(&key),
+				   buf_len(&key)))))
+		snprintf(err, errlen, "%s/identity: %s", d->dir, strerror(-r));
+	for (size_t i = 0; !r && i < ARRAY_SIZE(pods); i++) {
+		snprintf(token, sizeof(token), "demo-%s-%08lx%08lx", pods[i].deploy,
+			 (unsigned long)random(), (unsigned long)random());
+		snprintf(name, sizeof(name), "tokens/" NS ".%s", pods[i].deploy);
+		if ((r = write_file(d, name, token, strlen(token))))
+			snprintf(err, errlen, "%s/%s: %s", d->dir, name,
+				 strerror(-r));
+	}
+	buf_release(&anchors);
+	buf_release(&crt);
+	buf_release(&key);
+	return r;
 }
 
 /* --- processes ------------------------------------------------------------------- */
@@ -272,7 +333,8 @@ static void rm_tree(const char *path)
 
 static int start_controller(struct demo *d)
 {
-	char cdir[128], dst[64], adm[64], scrape[32];
+	char cdir[128], dst[64], adm[64], scrape[32], idaddr[64], iddir[128],
+		tokdir[128];
 	char *argv[MAX_ARGS];
 	int n = 0;
 
@@ -282,7 +344,16 @@ static int start_controller(struct demo *d)
 	snprintf(scrape, sizeof(scrape), "%gs", d->cfg->scrape_interval);
 	argv[n++] = "conduit";
 	argv[n++] = "controller";
-	argv[n++] = "--components=destination,public-api,web";
+	argv[n++] = "--components=destination,identity,public-api,web";
+	snprintf(idaddr, sizeof(idaddr), "127.0.0.1:%d", d->id_port);
+	snprintf(iddir, sizeof(iddir), "%s/identity", d->dir);
+	snprintf(tokdir, sizeof(tokdir), "%s/tokens", d->dir);
+	argv[n++] = "--identity-addr";
+	argv[n++] = idaddr;
+	argv[n++] = "--identity-issuer-dir";
+	argv[n++] = iddir;
+	argv[n++] = "--identity-tokens-dir";
+	argv[n++] = tokdir;
 	argv[n++] = "--cluster-dir";
 	argv[n++] = cdir;
 	argv[n++] = "--destination-addr";
@@ -303,7 +374,8 @@ static int start_pod(struct demo *d, const struct demo_pod *p)
 {
 	char in[64], out[64], adm[64], ctl[64], fwd[64], dst[64], pod[64];
 	char app_listen[64], emoji_auth[96], voting_auth[96], web_auth[96];
-	char rate[16], name[40];
+	char rate[16], name[40], anchors[128], idaddr[64], idname[160],
+		token[128];
 	char *argv[MAX_ARGS];
 	int n = 0, r;
 
@@ -335,6 +407,21 @@ static int start_pod(struct demo *d, const struct demo_pod *p)
 	argv[n++] = "--workload-name";
 	argv[n++] = (char *)p->deploy;
 	argv[n++] = "--shutdown-grace=1s";
+	/* an identity: mutual TLS between the pods */
+	snprintf(anchors, sizeof(anchors), "%s/identity/ca.crt", d->dir);
+	snprintf(idaddr, sizeof(idaddr), "127.0.0.1:%d", d->id_port);
+	snprintf(idname, sizeof(idname),
+		 "%s." NS ".serviceaccount.identity.conduit.cluster.local",
+		 p->deploy);
+	snprintf(token, sizeof(token), "%s/tokens/" NS ".%s", d->dir, p->deploy);
+	argv[n++] = "--identity-trust-anchors-file";
+	argv[n++] = anchors;
+	argv[n++] = "--identity-svc-addr";
+	argv[n++] = idaddr;
+	argv[n++] = "--identity-local-name";
+	argv[n++] = idname;
+	argv[n++] = "--identity-token-file";
+	argv[n++] = token;
 	argv[n] = NULL;
 	snprintf(name, sizeof(name), "%s-proxy", p->deploy);
 	if ((r = spawn(d, name, argv)) < 0)
@@ -430,8 +517,9 @@ static void print_parts(const struct demo *d)
 		printf("  %-10s %-16s %-22s %-22s %s\n", p->deploy, p->ip, app, adm,
 		       p->role);
 	}
-	printf("\n  controller: destination 127.0.0.1:%d, public API %s, admin 127.0.0.1:%d\n",
-	       d->dst_port, d->cfg->api_addr, d->ctl_admin_port);
+	printf("\n  controller: destination 127.0.0.1:%d, identity 127.0.0.1:%d, public API %s, admin 127.0.0.1:%d\n",
+	       d->dst_port, d->id_port, d->cfg->api_addr, d->ctl_admin_port);
+	printf("  identity:   every proxy is certified by it; pods talk mutual TLS\n");
 	printf("  dashboard:  %s\n", demo_web_url(d->cfg->web_addr, url, sizeof(url)));
 	printf("  the app:    curl -H 'Host: web-svc." NS "' http://%s:%d/api/list\n",
 	       pods[2].ip, pods[2].out_port);
@@ -451,6 +539,7 @@ int demo_run(const struct demo_config *cfg)
 	double elapsed = 0, next_table = 0;
 	char path[128];
 	bool tty = isatty(1);
+	char err[300];
 	int rc = 1, st;
 
 	str_copy(d.dir, "/tmp/conduit-demo-XXXXXX", sizeof(d.dir));
@@ -482,6 +571,13 @@ int demo_run(const struct demo_config *cfg)
 	}
 	d.dst_port = free_port("127.0.0.1");
 	d.ctl_admin_port = free_port("127.0.0.1");
+	d.id_port = free_port("127.0.0.1");
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+	if (write_identity(&d, err, sizeof(err)) < 0) {
+		fprintf(stderr, "conduit demo: cannot make the identity files: %s\n",
+			err);
+		goto out;
+	}
 	if (write_cluster(&d) < 0) {
 		fprintf(stderr, "conduit demo: cannot write %s/cluster: %s\n", d.dir,
 			strerror(errno));

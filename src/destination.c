@@ -217,6 +217,7 @@ static uint64_t signature(const struct want *w)
 	h = sig_add(h, p->owner_name);
 	h = sig_add(h, p->sa);
 	h = sig_add(h, w->identity);
+	h = sig_add(h, p->meshed ? "meshed" : "");
 	return sig_add(h, p->node);
 }
 
@@ -327,10 +328,6 @@ static WeightedAddr *weighted(struct arena *a, const struct want *w)
 			arena_alloc(a, sizeof(*id));
 		Io__Linkerd__Proxy__Destination__TlsIdentity__DnsLikeIdentity
 			*dns = arena_alloc(a, sizeof(*dns));
-		Io__Linkerd__Proxy__Destination__ProtocolHint *hint =
-			arena_alloc(a, sizeof(*hint));
-		Io__Linkerd__Proxy__Destination__ProtocolHint__H2 *h2 =
-			arena_alloc(a, sizeof(*h2));
 
 		io__linkerd__proxy__destination__tls_identity__init(id);
 		io__linkerd__proxy__destination__tls_identity__dns_like_identity__init(dns);
@@ -339,6 +336,14 @@ static WeightedAddr *weighted(struct arena *a, const struct want *w)
 			IO__LINKERD__PROXY__DESTINATION__TLS_IDENTITY__STRATEGY_DNS_LIKE_IDENTITY;
 		id->dns_like_identity = dns;
 		wa->tls_identity = id;
+	}
+	if (w->pod && w->pod->meshed) {
+		/* a proxy is there, with or without an identity */
+		Io__Linkerd__Proxy__Destination__ProtocolHint *hint =
+			arena_alloc(a, sizeof(*hint));
+		Io__Linkerd__Proxy__Destination__ProtocolHint__H2 *h2 =
+			arena_alloc(a, sizeof(*h2));
+
 		io__linkerd__proxy__destination__protocol_hint__init(hint);
 		io__linkerd__proxy__destination__protocol_hint__h2__init(h2);
 		hint->protocol_case =

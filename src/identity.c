@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* identity.c - the controller's identity component: Certify over gRPC */
 #include "conduit/identity.h"
+#include "conduit/inject.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -222,32 +223,6 @@ out:
 
 /* --- files ------------------------------------------------------------------- */
 
-static int read_file(const char *path, struct buf *b, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0) {
-		int e = errno;
-
-		snprintf(err, errlen, "%s: %s", path, strerror(e));
-		return -e;
-	}
-	do
-		n = buf_read_fd(b, fd, SIZE_MAX);
-	while (n > 0 || n == -EAGAIN);
-	close(fd);
-	if (n == -ENOBUFS) {
-		snprintf(err, errlen, "%s: larger than %zu bytes", path, b->max);
-		return -EFBIG;
-	}
-	if (n < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror((int)-n));
-		return (int)n;
-	}
-	return 0;
-}
-
 static bool exists(const char *dir, const char *name)
 {
 	char path[4096];
@@ -282,7 +257,7 @@ static int load_issuer(struct identity *id, char *err, size_t errlen)
 	snprintf(key_path, sizeof(key_path), "%s/%s", id->issuer_dir, key_name);
 	buf_init(&b, 1 << 20);
 
-	if (read_file(id->anchors_file, &b, why, sizeof(why))) {
+	if (buf_read_file(&b, id->anchors_file, why, sizeof(why))) {
 		snprintf(err, errlen, "trust anchors: %s", why);
 		goto out;
 	}
@@ -292,7 +267,7 @@ static int load_issuer(struct identity *id, char *err, size_t errlen)
 		goto out;
 	}
 	buf_clear(&b);
-	if (read_file(crt_path, &b, why, sizeof(why))) {
+	if (buf_read_file(&b, crt_path, why, sizeof(why))) {
 		snprintf(err, errlen, "issuer certificate (tls.crt or crt.pem in --identity-issuer-dir): %s",
 			 why);
 		goto out;
@@ -303,7 +278,7 @@ static int load_issuer(struct identity *id, char *err, size_t errlen)
 		goto out;
 	}
 	buf_clear(&b);
-	if (read_file(key_path, &b, why, sizeof(why))) {
+	if (buf_read_file(&b, key_path, why, sizeof(why))) {
 		snprintf(err, errlen, "issuer key: %s", why);
 		goto out;
 	}
@@ -390,7 +365,7 @@ static int local_verdict(struct identity *id, const struct identity_request *r,
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", id->tokens_dir, de->d_name);
 		buf_clear(&b);
-		if (read_file(path, &b, e, sizeof(e)))
+		if (buf_read_file(&b, path, e, sizeof(e)))
 			continue; /* a directory, a file too large */
 		n = buf_len(&b);
 		while (n && (buf_head(&b)[n - 1] == '\n' || buf_head(&b)[n - 1] == '\r' ||
@@ -570,6 +545,15 @@ static int start_review(struct identity *id, struct pending *p)
 	json_set_string(o, "apiVersion", "authentication.k8s.io/v1");
 	json_set_string(o, "kind", "TokenReview");
 	json_set_string(spec, "token", p->r.token);
+	{
+		/* only a token made for us: one for another audience (the
+		 * API server's own) proves nothing here, and could be
+		 * replayed by whoever it was given to */
+		struct json *aud = json_new_array();
+
+		json_push(aud, json_new_string(INJECT_IDENTITY_AUDIENCE));
+		json_set(spec, "audiences", aud);
+	}
 	json_set(o, "spec", spec);
 	body = json_print(o, false);
 	json_free(o);

@@ -5,14 +5,18 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "conduit/buf.h"
 #include "conduit/log.h"
+#include "conduit/pki.h"
 #include "conduit/manifest.h"
 #include "conduit/netlist.h"
 
 #define PROXY_NAME "conduit-proxy"
 #define INIT_NAME "conduit-init"
+#define TOKEN_VOLUME "conduit-identity-token"
 #define ANN_INJECT "conduit.io/inject"
 #define ANN_CREATED_BY "conduit.io/created-by"
 #define ANN_PROXY_VERSION "conduit.io/proxy-version"
@@ -41,6 +45,36 @@ static const struct {
 	{ "CronJob", "cronjob", "spec.jobTemplate.spec.template" },
 	{ "Pod", "pod", NULL },
 };
+
+int inject_read_trust_anchors(const char *path, struct buf *out, char *err,
+			      size_t errlen)
+{
+	struct pki_cert *ca;
+	struct pki_cert_info info;
+	char why[256];
+	int r = buf_read_file(out, path, err, errlen);
+
+	if (r)
+		return r;
+	if (!buf_cstr(out))
+		goto nomem;
+	ca = pki_cert_parse(buf_head(out), buf_len(out), why, sizeof(why));
+	if (!ca) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		return -EINVAL;
+	}
+	pki_cert_get_info(ca, &info);
+	pki_cert_free(ca);
+	if (!info.is_ca) {
+		snprintf(err, errlen, "%s: not a CA certificate (basicConstraints "
+				      "CA:TRUE)", path);
+		return -EINVAL;
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "%s: too large", path);
+	return -EFBIG;
+}
 
 void inject_config_defaults(struct inject_config *c, const char *version,
 			    const char *image)
@@ -340,6 +374,7 @@ static bool uninject_template(struct yml_node *tmpl)
 	had |= remove_named(spec, "containers", PROXY_NAME);
 	had |= remove_named(spec, "initContainers", PROXY_NAME);
 	had |= remove_named(spec, "initContainers", INIT_NAME);
+	had |= remove_named(spec, "volumes", TOKEN_VOLUME);
 	/* the control plane's own labels name its namespace: not ours */
 	if (!is_control_plane(meta))
 		had |= remove_meta(meta, "labels", is_our_label);
@@ -359,6 +394,7 @@ struct workload {
 	struct inject_config c;
 	const char *kind_label; /* deployment, statefulset, ... */
 	const char *name;
+	bool is_identity; /* the identity component: certified by itself */
 	char ns_buf[64];
 };
 
@@ -518,6 +554,104 @@ static struct yml_node *resources(struct build *b, const struct inject_config *c
 	return r;
 }
 
+static bool has_identity(const struct inject_config *c)
+{
+	return c->trust_anchors_pem && *c->trust_anchors_pem;
+}
+
+/*
+ * identity_env - where the proxy gets its certificate, and what it
+ * trusts; or that it has no identity. The identity component's own proxy
+ * asks the component beside it, over loopback: it cannot reach the
+ * Service before it is ready.
+ */
+static void identity_env(struct build *b, struct yml_node *env,
+			 const struct workload *w)
+{
+	const struct inject_config *c = &w->c;
+	char v[512];
+
+	if (!has_identity(c)) {
+		push(b, env, env_value(b, "CONDUIT_PROXY_IDENTITY_DISABLED",
+				       "true"));
+		return;
+	}
+	if (w->is_identity)
+		str_copy(v, "127.0.0.1:8080", sizeof(v));
+	else
+		snprintf(v, sizeof(v), "conduit-identity.%s.svc.%s:8080",
+			 c->control_plane_ns, c->cluster_domain);
+	push(b, env, env_value(b, "CONDUIT_PROXY_IDENTITY_SVC_ADDR", v));
+	snprintf(v, sizeof(v),
+		 "$(CONDUIT_PROXY_POD_SERVICEACCOUNT).$(CONDUIT_PROXY_POD_NAMESPACE)"
+		 ".serviceaccount.identity.%s.%s", c->control_plane_ns,
+		 c->cluster_domain);
+	push(b, env, env_value(b, "CONDUIT_PROXY_IDENTITY_LOCAL_NAME", v));
+	push(b, env, env_value(b, "CONDUIT_PROXY_IDENTITY_TOKEN_FILE",
+			       INJECT_IDENTITY_TOKEN_DIR "/token"));
+	push(b, env, env_value(b, "CONDUIT_PROXY_IDENTITY_TRUST_ANCHORS",
+			       c->trust_anchors_pem));
+}
+
+/*
+ * existing_anchors - the trust anchors of a proxy already in the pod spec
+ * (a copy to free), or NULL
+ */
+static char *existing_anchors(const struct yml_node *spec)
+{
+	static const char *const lists[] = { "initContainers", "containers" };
+
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+		const struct yml_node *cs = yml_get(spec, lists[l]);
+
+		for (size_t i = 0; i < yml_count(cs); i++) {
+			const struct yml_node *ct = yml_at(cs, i), *env;
+			const char *n = str_at(ct, "name");
+
+			if (!n || strcmp(n, PROXY_NAME))
+				continue;
+			env = yml_get(ct, "env");
+			for (size_t k = 0; k < yml_count(env); k++) {
+				const char *en = str_at(yml_at(env, k), "name");
+				const char *v = str_at(yml_at(env, k), "value");
+
+				if (en && v && *v &&
+				    !strcmp(en, "CONDUIT_PROXY_IDENTITY_TRUST_ANCHORS"))
+					return xstrdup(v);
+			}
+		}
+	}
+	return NULL;
+}
+
+/* token_volume - the projected ServiceAccount token the proxy presents */
+static struct yml_node *token_volume(struct build *b)
+{
+	struct yml_node *v = checked(b, yml_new_map());
+	struct yml_node *proj = checked(b, yml_new_map());
+	struct yml_node *sources = checked(b, yml_new_seq());
+	struct yml_node *src = checked(b, yml_new_map());
+	struct yml_node *tok = checked(b, yml_new_map());
+
+	if (!v || !proj || !sources || !src || !tok) {
+		yml_free(v);
+		yml_free(proj);
+		yml_free(sources);
+		yml_free(src);
+		yml_free(tok);
+		return NULL;
+	}
+	put_str(b, v, "name", TOKEN_VOLUME);
+	put_str(b, tok, "audience", INJECT_IDENTITY_AUDIENCE);
+	put(b, tok, "expirationSeconds", yml_new_int(86400));
+	put_str(b, tok, "path", "token");
+	put(b, src, "serviceAccountToken", tok);
+	push(b, sources, src);
+	put(b, proj, "sources", sources);
+	put(b, v, "projected", proj);
+	return v;
+}
+
 static struct yml_node *proxy_container(struct build *b, const struct workload *w)
 {
 	const struct inject_config *c = &w->c;
@@ -558,13 +692,23 @@ static struct yml_node *proxy_container(struct build *b, const struct workload *
 		push(b, env, env_value(b, "CONDUIT_PROXY_DESTINATION_SVC_ADDR", v));
 		snprintf(v, sizeof(v), "conduit-identity.%s.svc.%s:8080",
 			 c->control_plane_ns, c->cluster_domain);
-		push(b, env, env_value(b, "CONDUIT_PROXY_IDENTITY_SVC_ADDR", v));
-		snprintf(v, sizeof(v),
-			 "$(CONDUIT_PROXY_POD_SERVICEACCOUNT).$(CONDUIT_PROXY_POD_NAMESPACE)"
-			 ".serviceaccount.identity.%s.%s", c->control_plane_ns,
-			 c->cluster_domain);
-		push(b, env, env_value(b, "CONDUIT_PROXY_IDENTITY_LOCAL_NAME", v));
+		identity_env(b, env, w);
 		put(b, ct, "env", env);
+	}
+	if (has_identity(c)) {
+		struct yml_node *mounts = checked(b, yml_new_seq());
+		struct yml_node *m = checked(b, yml_new_map());
+
+		if (mounts && m) {
+			put_str(b, m, "name", TOKEN_VOLUME);
+			put_str(b, m, "mountPath", INJECT_IDENTITY_TOKEN_DIR);
+			put(b, m, "readOnly", yml_new_bool(true));
+			push(b, mounts, m);
+			put(b, ct, "volumeMounts", mounts);
+		} else {
+			yml_free(mounts);
+			yml_free(m);
+		}
 	}
 	ports = checked(b, yml_new_seq());
 	if (ports) {
@@ -578,8 +722,13 @@ static struct yml_node *proxy_container(struct build *b, const struct workload *
 		put(b, probe, "initialDelaySeconds", yml_new_int(10));
 	put(b, ct, "livenessProbe", probe);
 	if (c->native_sidecar) {
-		/* the kubelet starts the app once this passes */
-		probe = http_probe(b, "/ready", c->admin_port);
+		/* the kubelet starts the app once this passes; the identity
+		 * component's proxy is certified by the app beside it, so it
+		 * cannot wait for that: it starts once it is live */
+		probe = http_probe(b, w->is_identity && has_identity(c) ?
+					      "/live" :
+					      "/ready",
+				   c->admin_port);
 		if (probe) {
 			put(b, probe, "periodSeconds", yml_new_int(1));
 			put(b, probe, "failureThreshold", yml_new_int(120));
@@ -692,6 +841,13 @@ static int inject_template(struct yml_node *tmpl, const struct workload *w)
 		seq_insert(&b, inits, 1, proxy_container(&b, w));
 	else
 		seq_insert(&b, containers, 0, proxy_container(&b, w));
+	if (has_identity(&w->c)) {
+		struct yml_node *vols =
+			checked(&b, yml_ensure(spec, "volumes", YML_SEQ));
+
+		if (vols)
+			push(&b, vols, token_volume(&b));
+	}
 	snprintf(v, sizeof(v), "%s %s", w->c.created_by, w->c.version);
 	put_str(&b, ann, ANN_CREATED_BY, v);
 	put_str(&b, ann, ANN_PROXY_VERSION, w->c.version);
@@ -777,6 +933,7 @@ static int inject_object(struct yml_node *obj, const struct inject_config *c,
 			 struct inject_report *r, bool inject,
 			 const char *as_label, const char *as_name)
 {
+	char *kept;
 	const char *kind = str_at(obj, "kind"), *name, *label = "", *which;
 	struct yml_node *tmpl, *meta, *spec;
 	struct workload w;
@@ -916,6 +1073,13 @@ static int inject_object(struct yml_node *obj, const struct inject_config *c,
 	w.c = *c;
 	w.kind_label = as_label ? as_label : label;
 	w.name = as_name ? as_name : name;
+	{
+		const struct yml_node *tmeta = yml_get(tmpl, "metadata");
+		const char *comp = meta_value(tmeta, "labels",
+					      LABEL_CP_COMPONENT);
+
+		w.is_identity = comp && !strcmp(comp, "identity");
+	}
 	if (apply_overrides(&w, meta, why, sizeof(why))) {
 		r->refused++;
 		buf_printf(&r->lines, "‼ %s\n", why);
@@ -923,8 +1087,14 @@ static int inject_object(struct yml_node *obj, const struct inject_config *c,
 		outcome(r, INJECT_REFUSED, "%s", why);
 		return 0;
 	}
+	/* injected before, with an identity: injected again, it keeps it
+	 * unless the caller gives anchors of its own */
+	kept = has_identity(&w.c) ? NULL : existing_anchors(yml_get(tmpl, "spec"));
+	if (kept)
+		w.c.trust_anchors_pem = kept;
 	uninject_template(tmpl);
 	err = inject_template(tmpl, &w);
+	free(kept);
 	if (err)
 		return err;
 	r->injected++;

@@ -125,30 +125,6 @@ static int check(const struct install_config *c, char *err, size_t errlen)
 
 /* --- certificates ------------------------------------------------------------ */
 
-static int read_file(const char *path, struct buf *b, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -errno;
-	}
-	do
-		n = buf_read_fd(b, fd, SIZE_MAX);
-	while (n > 0 || n == -EAGAIN);
-	close(fd);
-	if (n == -ENOBUFS) {
-		snprintf(err, errlen, "%s: larger than %zu bytes", path, b->max);
-		return -EINVAL;
-	}
-	if (n < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror((int)-n));
-		return (int)n;
-	}
-	return 0;
-}
-
 /* The PEM texts that go into the manifests. */
 struct pems {
 	struct buf anchors, issuer_crt, issuer_key;
@@ -192,9 +168,9 @@ static int load_identity(const struct install_config *c, struct pems *p,
 	char why[512];
 	int r;
 
-	if ((r = read_file(c->trust_anchors_file, &p->anchors, err, errlen)) ||
-	    (r = read_file(c->issuer_cert_file, &p->issuer_crt, err, errlen)) ||
-	    (r = read_file(c->issuer_key_file, &p->issuer_key, err, errlen)))
+	if ((r = buf_read_file(&p->anchors, c->trust_anchors_file, err, errlen)) ||
+	    (r = buf_read_file(&p->issuer_crt, c->issuer_cert_file, err, errlen)) ||
+	    (r = buf_read_file(&p->issuer_key, c->issuer_key_file, err, errlen)))
 		return r;
 	r = -EINVAL;
 	anchors = pki_cert_parse(buf_head(&p->anchors), buf_len(&p->anchors), why,
@@ -239,22 +215,24 @@ out:
 	return r;
 }
 
-static int make_identity(const struct install_config *c, struct pems *p,
-			 char *err, size_t errlen)
+int install_identity_new(const char *ns, const char *cluster_domain,
+			 int64_t anchor_days, int64_t issuer_days,
+			 struct buf *anchors, struct buf *issuer_crt,
+			 struct buf *issuer_key, char *err, size_t errlen)
 {
 	int64_t now = time(NULL);
 	char anchor_cn[300], issuer_cn[300];
 	struct pki_cert_spec anchor = {
 		.common_name = anchor_cn,
 		.not_before = now - 300,
-		.not_after = now + c->anchor_lifetime_days * DAY,
+		.not_after = now + anchor_days * DAY,
 		.is_ca = true,
 		.max_path_len = -1,
 	};
 	struct pki_cert_spec issuer = {
 		.common_name = issuer_cn,
 		.not_before = now - 300,
-		.not_after = now + c->issuer_lifetime_days * DAY,
+		.not_after = now + issuer_days * DAY,
 		.is_ca = true,
 		.max_path_len = 0,
 	};
@@ -263,19 +241,18 @@ static int make_identity(const struct install_config *c, struct pems *p,
 	struct buf anchor_key;
 	int r;
 
-	snprintf(anchor_cn, sizeof(anchor_cn), "root.%s.%s", c->namespace_,
-		 c->cluster_domain);
-	snprintf(issuer_cn, sizeof(issuer_cn), "identity.%s.%s", c->namespace_,
-		 c->cluster_domain);
+	snprintf(anchor_cn, sizeof(anchor_cn), "root.%s.%s", ns, cluster_domain);
+	snprintf(issuer_cn, sizeof(issuer_cn), "identity.%s.%s", ns,
+		 cluster_domain);
 	/* the issuer may not outlive the anchor it chains to */
 	if (issuer.not_after > anchor.not_after)
 		issuer.not_after = anchor.not_after;
 	buf_init(&anchor_key, 0);
-	r = issue_pair(&anchor, NULL, NULL, &p->anchors, &anchor_key, &ak, &ac,
-		       err, errlen);
+	r = issue_pair(&anchor, NULL, NULL, anchors, &anchor_key, &ak, &ac, err,
+		       errlen);
 	if (!r)
-		r = issue_pair(&issuer, ak, ac, &p->issuer_crt, &p->issuer_key, NULL,
-			       NULL, err, errlen);
+		r = issue_pair(&issuer, ak, ac, issuer_crt, issuer_key, NULL, NULL,
+			       err, errlen);
 	/* the anchor's key is not kept anywhere: nothing else can be signed
 	 * by it, and a later rotation brings a new anchor */
 	buf_release(&anchor_key);
@@ -448,7 +425,11 @@ int install_render(const struct install_config *c, struct yml_stream *out,
 	if (c->issuer_cert_file)
 		r = load_identity(c, &p, err, errlen);
 	else
-		r = make_identity(c, &p, err, errlen);
+		r = install_identity_new(c->namespace_, c->cluster_domain,
+					 c->anchor_lifetime_days,
+					 c->issuer_lifetime_days, &p.anchors,
+					 &p.issuer_crt, &p.issuer_key, err,
+					 errlen);
 	if (!r)
 		r = make_injector_tls(c, &p, err, errlen);
 	if (r)
@@ -502,6 +483,7 @@ int install_render(const struct install_config *c, struct yml_stream *out,
 	ic.cluster_domain = c->cluster_domain;
 	ic.proxy_log_level = c->log_level;
 	ic.native_sidecar = c->native_sidecar;
+	ic.trust_anchors_pem = (const char *)buf_head(&p.anchors);
 	for (size_t i = 0; i < docs.count; i++) {
 		struct yml_node *d = docs.docs[i];
 		const char *kind = yml_str(yml_get(d, "kind"));

@@ -22,9 +22,12 @@
 #include "conduit/proxy_tap.h"
 #include "conduit/proxy_tcp.h"
 #include "conduit/time.h"
+#include "conduit/tls_relay.h"
 
 #define ACCEPT_BATCH 64		 /* accepts per listener wakeup */
 #define ACCEPT_PAUSE 0.1	 /* s to wait when out of descriptors */
+#define TLS_HANDSHAKE_EXTRA 2.0	 /* s a mesh TLS handshake may add to the
+				  * connect timeout */
 #define LISTEN_BACKLOG 1024
 #define LINGER_MAX 64		 /* control connections closing at once */
 #define LINGER_TIMEOUT 2.0	 /* s to wait for the peer's FIN */
@@ -123,12 +126,18 @@ void proxy_conn_close(struct proxy_conn *c)
 	ev_timer_stop(px->loop, &c->timer);
 	if (c->handler && c->handler->stop)
 		c->handler->stop(c);
+	if (c->relay) {
+		tls_relay_cancel(c->relay); /* closes the socket it held */
+		c->relay = NULL;
+	}
 	if (c->fd >= 0) {
 		close(c->fd);
 		c->fd = -1;
 	}
-	metrics_counter_inc(c->metrics->src.close_total);
-	metrics_gauge_add(c->metrics->src.open_conns, -1);
+	if (c->counted) {
+		metrics_counter_inc(c->metrics->src.close_total);
+		metrics_gauge_add(c->metrics->src.open_conns, -1);
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -156,6 +165,15 @@ static void dispatch(struct proxy_conn *c, enum proxy_proto proto)
 
 	ev_io_stop(px->loop, &c->io);
 	ev_timer_stop(px->loop, &c->timer);
+	/* counted once it is known how the client is secured */
+	c->metrics = proxy_metrics_target(px->metrics, c->dir, &c->target,
+					  proxy_conn_tls_id(c));
+	c->counted = true;
+	metrics_counter_inc(c->metrics->src.open_total);
+	metrics_gauge_add(c->metrics->src.open_conns, 1);
+	if (buf_len(&c->prefix))
+		metrics_counter_add(c->metrics->src.read_bytes,
+				    (double)buf_len(&c->prefix));
 	if (!c->target.len && proto != PROXY_PROTO_HTTP1 &&
 	    proto != PROXY_PROTO_HTTP2) {
 		/* explicit outbound: only HTTP names where it goes */
@@ -184,6 +202,72 @@ static void dispatch(struct proxy_conn *c, enum proxy_proto proto)
 		proxy_conn_close(c);
 }
 
+/* --- mesh TLS, inbound -------------------------------------------------- */
+
+static void start_detecting(struct proxy_conn *c);
+
+static void on_tls_ready(void *arg, int fd, const char *id_or_why)
+{
+	struct proxy_conn *c = arg;
+	char p[SOCK_ADDR_STRLEN], q[300];
+
+	c->relay = NULL; /* it owns the socket, and frees itself */
+	if (fd < 0) {
+		/* the relay logged why */
+		log_debug("mesh TLS handshake failed: closing",
+			 "peer=%s error=%s",
+			 sock_addr_format(&c->peer, p, sizeof(p)),
+			 log_quote(q, sizeof(q), id_or_why));
+		proxy_conn_close(c);
+		return;
+	}
+	c->fd = fd;
+	c->tls = true;
+	str_copy(c->tls_id, id_or_why, sizeof(c->tls_id));
+	log_debug("mesh TLS accepted", "peer=%s client_id=%s",
+		  sock_addr_format(&c->peer, p, sizeof(p)),
+		  log_quote(q, sizeof(q), c->tls_id));
+	/* what the client says inside decides the protocol */
+	start_detecting(c);
+}
+
+/*
+ * maybe_tls - the client's first bytes are a TLS ClientHello for our
+ * identity: hand the socket to a TLS relay and detect the protocol in the
+ * plaintext once the handshake is done. Returns true when c was taken
+ * (or waits for the rest of the ClientHello), false to detect as usual
+ * (not TLS, or TLS for another name: relayed as it is, to an app that
+ * terminates its own TLS).
+ */
+static bool maybe_tls(struct proxy_conn *c, bool eof)
+{
+	struct proxy *px = c->px;
+	char sni[256];
+	int r;
+
+	if (c->dir != PROXY_INBOUND || c->tls || !px->local_id ||
+	    *(const uint8_t *)buf_head(&c->prefix) != 0x16)
+		return false;
+	r = tls_client_hello_sni(buf_head(&c->prefix), buf_len(&c->prefix),
+				 sni, sizeof(sni));
+	if (r == -EAGAIN)
+		return !eof && buf_room(&c->prefix) > 0;
+	if (r != 1 || strcmp(sni, px->local_id))
+		return false;
+	ev_io_stop(px->loop, &c->io);
+	ev_timer_stop(px->loop, &c->timer);
+	c->relay = tls_relay_server(&px->relays, px->mesh, c->fd,
+				    buf_head(&c->prefix), buf_len(&c->prefix),
+				    (double)px->cfg->detect_timeout /
+					    NSEC_PER_SEC,
+				    on_tls_ready, c);
+	c->fd = -1; /* the relay's now, even when it failed */
+	buf_consume(&c->prefix, buf_len(&c->prefix));
+	if (!c->relay)
+		proxy_conn_close(c);
+	return true;
+}
+
 static void on_detect_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct proxy_conn *c = container_of(w, struct proxy_conn, io);
@@ -205,8 +289,8 @@ static void on_detect_read(struct ev_loop *loop, ev_io *w, int revents)
 		proxy_conn_close(c);
 		return;
 	}
-	if (n > 0)
-		metrics_counter_add(c->metrics->src.read_bytes, (double)n);
+	if (buf_len(&c->prefix) && maybe_tls(c, n == 0))
+		return;
 	proto = proxy_detect(buf_head(&c->prefix), buf_len(&c->prefix));
 	/* the client closed, or said more than any request line: a client
 	 * that half-closes at once still gets its relay */
@@ -371,16 +455,12 @@ static void conn_accept(struct proxy *px, struct proxy_listener *l, int fd,
 		return;
 	}
 	sock_set_nodelay(fd);
-	c->metrics = proxy_metrics_target(px->metrics, dir, &c->target);
-	metrics_counter_inc(c->metrics->src.open_total);
-	metrics_gauge_add(c->metrics->src.open_conns, 1);
 	c->next = px->conns;
 	if (px->conns)
 		px->conns->prev = c;
 	px->conns = c;
 	px->nconns++;
 	c->state = PROXY_CONN_DETECTING;
-	ev_io_init(&c->io, on_detect_read, fd, EV_READ);
 	ev_timer_init(&c->timer, on_detect_timeout,
 		      (double)px->cfg->detect_timeout / NSEC_PER_SEC, 0);
 
@@ -391,9 +471,45 @@ static void conn_accept(struct proxy *px, struct proxy_listener *l, int fd,
 		dispatch(c, PROXY_PROTO_OPAQUE);
 		return;
 	}
+	start_detecting(c);
+}
+
+/* start_detecting - read c's first bytes (again after TLS) */
+static void start_detecting(struct proxy_conn *c)
+{
+	struct proxy *px = c->px;
+
+	ev_io_init(&c->io, on_detect_read, c->fd, EV_READ);
 	ev_io_start(px->loop, &c->io);
+	ev_timer_set(&c->timer, (double)px->cfg->detect_timeout / NSEC_PER_SEC,
+		     0);
 	if (px->cfg->detect_timeout > 0) /* 0: wait for bytes, or EOF */
 		ev_timer_start(px->loop, &c->timer);
+}
+
+/* --- mesh TLS, outbound ------------------------------------------------- */
+
+const char *proxy_upstream_tls(const struct proxy *px, const char *identity)
+{
+	return px->local_id && identity && *identity ? identity : NULL;
+}
+
+int proxy_upstream_connect(struct proxy *px, const struct sock_addr *addr,
+			   const char *identity)
+{
+	int fd = sock_connect(addr), plain;
+
+	if (fd < 0 || !proxy_upstream_tls(px, identity))
+		return fd;
+	/* the caller sees a connected socket at once: the relay bounds the
+	 * connect and the handshake together */
+	if (!tls_relay_client(&px->relays, px->mesh, fd, addr, identity,
+			      (double)px->cfg->outbound_connect_timeout /
+					      NSEC_PER_SEC +
+				      TLS_HANDSHAKE_EXTRA,
+			      &plain, NULL, NULL))
+		return -errno; /* the relay closed fd */
+	return plain;
 }
 
 /* --- control port: tap is not served yet --------------------------------- */
@@ -863,10 +979,36 @@ static void start_discovery(struct proxy *px)
 }
 
 /*
+ * on_cert - a certificate (the first or a renewal): new mesh TLS
+ * connections use it, those made before keep theirs. From the first one
+ * on, inbound TLS for our name is terminated and outbound originated.
+ */
+static void on_cert(void *arg, const struct proxy_identity_cert *cert)
+{
+	struct proxy *px = arg;
+	char err[512], q[600];
+
+	if (tls_mesh_set_cert(px->mesh, cert->key_pem, cert->key_len,
+			      cert->leaf_der, cert->leaf_len,
+			      (const void *const *)cert->inter_der,
+			      cert->inter_len, cert->ninter, err, sizeof(err))) {
+		/* proxy_identity checked the chain too: not expected */
+		log_error("mesh TLS cannot use the new certificate", "error=%s",
+			  log_quote(q, sizeof(q), err));
+		return;
+	}
+	if (!px->local_id) {
+		px->local_id = xstrdup(cert->name);
+		log_info("mesh TLS on: terminating inbound TLS for our identity, "
+			 "originating it to meshed endpoints",
+			 "identity=%s", log_quote(q, sizeof(q), cert->name));
+	}
+}
+
+/*
  * start_identity - with trust anchors, get a certificate from the
- * identity component (proxy_identity.h) and keep it renewed. The
- * certificate reaches the TLS layer through on_cert, which that layer
- * sets; until then the proxy holds it and /ready waits for it.
+ * identity component (proxy_identity.h) and keep it renewed; each one
+ * goes to the mesh TLS credentials (on_cert). /ready waits for the first.
  */
 static int start_identity(struct proxy *px)
 {
@@ -883,6 +1025,7 @@ static int start_identity(struct proxy *px)
 	struct sock_addr sa;
 	char err[512], q[600];
 
+	proxy_metrics_set_identity(px->metrics, cfg->identity_enabled);
 	if (!cfg->identity_enabled) {
 		if (!cfg->identity_disabled && cfg->identity_svc_addr &&
 		    *cfg->identity_svc_addr)
@@ -893,6 +1036,15 @@ static int start_identity(struct proxy *px)
 	/* a name needs DNS; an IP:port does not */
 	if (sock_addr_parse(cfg->identity_svc_addr, &sa, err, sizeof(err)))
 		ic.resolver = proxy_resolver(px);
+	px->mesh = tls_mesh_new(cfg->identity_anchors, cfg->identity_anchors_len,
+				err, sizeof(err));
+	if (!px->mesh) {
+		log_error("identity cannot start", "error=%s",
+			  log_quote(q, sizeof(q), err));
+		return -EINVAL;
+	}
+	ic.on_cert = on_cert;
+	ic.arg = px;
 	px->identity = proxy_identity_new(&ic, err, sizeof(err));
 	if (!px->identity) {
 		log_error("identity cannot start", "error=%s",
@@ -918,6 +1070,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct ev_loop *loop)
 	px->cfg = cfg;
 	px->metrics = proxy_metrics_new(cfg);
 	loop_reaper_init(&px->reaper, loop);
+	tls_relay_group_init(&px->relays, loop);
 	pool_init(&px->conn_pool, sizeof(struct proxy_conn), 64,
 		  (size_t)cfg->max_connections);
 	proxy_tcp_pool_init(px);
@@ -999,6 +1152,9 @@ void proxy_free(struct proxy *px)
 	/* before the resolver: it may hold a lookup of ours */
 	proxy_identity_free(px->identity);
 	px->identity = NULL;
+	tls_relay_group_release(&px->relays);
+	tls_mesh_free(px->mesh);
+	free(px->local_id);
 	{
 		struct resolver *r = px->resolver;
 

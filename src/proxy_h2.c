@@ -185,6 +185,7 @@ struct up {
 	struct up *prev, *next; /* ph->ups */
 	enum proxy_dir dir;
 	struct sock_addr addr;
+	char *tls_id;		/* the server's identity (mesh TLS); NULL */
 	struct proxy_target_metrics *m;
 	int fd;			/* connecting: ours; then h2's */
 	ev_io cio;		/* connecting: writable */
@@ -300,10 +301,19 @@ static void up_free(struct up *u)
 		  proxy_dir_name(u->dir),
 		  sock_addr_format(&u->addr, a, sizeof(a)));
 	up_unlink(u);
+	free(u->tls_id);
 	free(u);
 }
 
 static void route(struct proxy_h2_req *r);
+
+/* req_tls_id - the identity r's upstream must prove (NULL: plaintext) */
+static const char *req_tls_id(const struct proxy_h2_req *r)
+{
+	return r->ep && sock_addr_equal(&r->ep->addr, &r->addr) ?
+		       proxy_upstream_tls(req_px(r), r->ep->identity) :
+		       NULL;
+}
 
 /*
  * try_elsewhere - r's endpoint refused the connection before r reached
@@ -413,13 +423,16 @@ static void on_up_connect_timeout(struct ev_loop *loop, ev_timer *w,
 	up_fail(u, PROXY_H2_CONNECT_TIMEOUT, "upstream connect timeout");
 }
 
-/* up_new - start connecting to addr; NULL with *err when that failed */
+/*
+ * up_new - start connecting to addr, with mesh TLS to tls_id (NULL:
+ * plaintext); NULL with *err when that failed
+ */
 static struct up *up_new(struct proxy_h2 *ph, enum proxy_dir dir,
-			 const struct sock_addr *addr, int64_t timeout,
-			 int *err)
+			 const struct sock_addr *addr, const char *tls_id,
+			 int64_t timeout, int *err)
 {
 	struct up *u;
-	int fd = sock_connect(addr);
+	int fd = proxy_upstream_connect(ph->px, addr, tls_id);
 
 	if (fd < 0) {
 		*err = fd;
@@ -429,8 +442,9 @@ static struct up *up_new(struct proxy_h2 *ph, enum proxy_dir dir,
 	u->ph = ph;
 	u->dir = dir;
 	u->addr = *addr;
+	u->tls_id = tls_id ? xstrdup(tls_id) : NULL;
 	u->fd = fd;
-	u->m = proxy_metrics_target(ph->px->metrics, dir, addr);
+	u->m = proxy_metrics_target(ph->px->metrics, dir, addr, tls_id);
 	ev_io_init(&u->cio, on_up_connected, fd, EV_WRITE);
 	ev_timer_init(&u->ctimer, on_up_connect_timeout, secs(timeout), 0);
 	ev_io_start(ph->px->loop, &u->cio);
@@ -464,10 +478,13 @@ static struct up *up_for(struct proxy_h2_req *r)
 	struct proxy_h2_load load[PICK_MAX];
 	struct up *cand[PICK_MAX], *u;
 	size_t n = 0, queued = 0;
+	const char *tls_id = req_tls_id(r);
 	int i, err;
 
 	for (u = ph->ups; u; u = u->next) {
-		if (u->dir != c->dir || !sock_addr_equal(&u->addr, &r->addr))
+		if (u->dir != c->dir || !sock_addr_equal(&u->addr, &r->addr) ||
+		    !u->tls_id != !tls_id ||
+		    (tls_id && strcmp(u->tls_id, tls_id)))
 			continue;
 		queued += u->nqueued;
 		if (n < PICK_MAX) {
@@ -492,7 +509,8 @@ static struct up *up_for(struct proxy_h2_req *r)
 			   "upstream connections at the limit");
 		return NULL;
 	}
-	u = up_new(ph, c->dir, &r->addr, proxy_connect_timeout(c), &err);
+	u = up_new(ph, c->dir, &r->addr, tls_id, proxy_connect_timeout(c),
+		   &err);
 	if (!u && try_elsewhere(r))
 		return NULL;
 	if (!u)
@@ -583,6 +601,7 @@ static void route_state(struct proxy_h2_req *r, struct dsc_service *svc,
 			if (r->hm)
 				r->hm = proxy_metrics_http_dst(
 					c->px->metrics, c->dir, &e->addr,
+					proxy_upstream_tls(c->px, e->identity),
 					r->hm->authority, r->hm->authority_len,
 					e->labels);
 			proxy_h2_routed(r, &e->addr, 0);
@@ -1136,6 +1155,7 @@ static void on_request(struct hconn *hc, struct h2_stream *s,
 	if (!hc->hm || hc->hm->authority_len != (f ? f->value_len : 0) ||
 	    (f && memcmp(hc->hm->authority, f->value, f->value_len)))
 		hc->hm = proxy_metrics_http(c->px->metrics, c->dir, &c->target,
+					    proxy_conn_tls_id(c),
 					    f ? f->value : "",
 					    f ? f->value_len : 0);
 	r->hm = hc->hm; /* counted once routed (count_request) */

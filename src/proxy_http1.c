@@ -424,6 +424,14 @@ static void on_connect_done(struct h1 *h)
 		timer_arm(hloop(h), &h->stimer, c->px->cfg->http_response_timeout);
 }
 
+/* up_identity - the identity of the endpoint h connects to, if any */
+static const char *up_identity(const struct h1 *h)
+{
+	return h->ep && sock_addr_equal(&h->ep->addr, &h->upstream) ?
+		       h->ep->identity :
+		       NULL;
+}
+
 static void server_connect(struct h1 *h)
 {
 	struct proxy_conn *c = h->c;
@@ -435,7 +443,7 @@ static void server_connect(struct h1 *h)
 		return;
 	}
 	count_request(h);
-	fd = sock_connect(&h->upstream);
+	fd = proxy_upstream_connect(c->px, &h->upstream, up_identity(h));
 	if (fd < 0) {
 		connect_failed(h, fd);
 		return;
@@ -477,7 +485,10 @@ static void connect_endpoint(struct h1 *h, struct dsc_service *svc,
 	}
 	if (h->hm)
 		h->hm = proxy_metrics_http_dst(h->c->px->metrics, h->c->dir,
-					       &e->addr, h->hm->authority,
+					       &e->addr,
+					       proxy_upstream_tls(h->c->px,
+								  e->identity),
+					       h->hm->authority,
 					       h->hm->authority_len, e->labels);
 	h->ep = e;
 	h->ep_busy = true;
@@ -702,7 +713,8 @@ static void on_request_head(struct h1 *h)
 	if (!h->hm || h->hm->authority_len != host.len ||
 	    memcmp(h->hm->authority, host.p, host.len))
 		h->hm = proxy_metrics_http(c->px->metrics, c->dir, &c->target,
-					   host.p, host.len);
+					   proxy_conn_tls_id(c), host.p,
+					   host.len);
 	h->req_counted = false;
 	if (h->draining) {
 		answer(h, 503, "proxy draining");

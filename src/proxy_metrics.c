@@ -8,13 +8,16 @@
 #include <string.h>
 
 /* the tcp_* labels before the workload ones */
-enum { L_DIRECTION, L_PEER, L_TLS, L_TARGET, L_TCP };
+enum { L_DIRECTION, L_PEER, L_TLS, L_CLIENT_ID, L_SERVER_ID, L_TARGET, L_TCP };
 #define MAX_WORKLOAD 3
+/* the HTTP labels before the dst_* ones */
+#define H_FIXED 6
 
 struct entry {
 	struct entry *next;
 	enum proxy_dir dir;
 	struct sock_addr target;
+	char *tls_id; /* the peer's identity (owned); NULL: not TLS */
 	struct proxy_target_metrics m;
 };
 
@@ -22,6 +25,7 @@ struct http_entry {
 	struct http_entry *next;
 	enum proxy_dir dir;
 	struct sock_addr target;
+	char *tls_id; /* as in struct entry */
 	uint64_t hash;
 	char *dst[DSC_LABELS]; /* dst_* values (owned; NULL: none) */
 	struct proxy_http_metrics m;
@@ -48,6 +52,7 @@ struct proxy_metrics {
 	struct proxy_target_metrics overflow;
 	struct metrics_series sink[2][5];
 	struct metrics_series *refused_series[2][PROXY_REFUSE_NREASONS];
+	const char *plain_tls; /* the tls label of a plaintext connection */
 };
 
 static const char *const reason_names[] = {
@@ -87,11 +92,13 @@ static void add_work(struct proxy_metrics *pm, const char *name,
 struct proxy_metrics *proxy_metrics_new(const struct proxy_config *cfg)
 {
 	static const char *const tcp_labels[] = { "direction", "peer", "tls",
+						  "client_id", "server_id",
 						  "target_addr" };
 	static const char *const refused_labels[] = { "direction", "reason" };
 	struct proxy_metrics *pm = xcalloc(1, sizeof(*pm));
 
 	pm->reg = metrics_registry_new();
+	pm->plain_tls = "disabled";
 	BUG_ON(metrics_register_process(pm->reg));
 	add_work(pm, "namespace", cfg->pod_namespace);
 	add_work(pm, "pod", cfg->pod_name);
@@ -119,22 +126,24 @@ struct proxy_metrics *proxy_metrics_new(const struct proxy_config *cfg)
 			     refused_labels, ARRAY_SIZE(refused_labels));
 
 	{
-		const char *http_labels[4 + DSC_LABELS + 3] = {
-			"direction", "authority", "tls", "target_addr",
+		const char *http_labels[H_FIXED + DSC_LABELS + 3] = {
+			"direction", "authority", "tls", "client_id",
+			"server_id", "target_addr",
 		};
-		const char *lat_labels[4 + DSC_LABELS + 1];
+		const char *lat_labels[H_FIXED + DSC_LABELS + 1];
 
 		for (size_t i = 0; i < DSC_LABELS; i++)
-			http_labels[4 + i] = dsc_label_names[i];
-		http_labels[4 + DSC_LABELS] = "classification";
-		http_labels[4 + DSC_LABELS + 1] = "status_code";
-		http_labels[4 + DSC_LABELS + 2] = "grpc_status_code";
-		memcpy(lat_labels, http_labels, (4 + DSC_LABELS) * sizeof(char *));
-		lat_labels[4 + DSC_LABELS] = "status_code";
+			http_labels[H_FIXED + i] = dsc_label_names[i];
+		http_labels[H_FIXED + DSC_LABELS] = "classification";
+		http_labels[H_FIXED + DSC_LABELS + 1] = "status_code";
+		http_labels[H_FIXED + DSC_LABELS + 2] = "grpc_status_code";
+		memcpy(lat_labels, http_labels,
+		       (H_FIXED + DSC_LABELS) * sizeof(char *));
+		lat_labels[H_FIXED + DSC_LABELS] = "status_code";
 
 		pm->requests = family(pm, METRICS_COUNTER, "request_total",
 				      "Total count of HTTP requests.",
-				      http_labels, 4 + DSC_LABELS);
+				      http_labels, H_FIXED + DSC_LABELS);
 		pm->responses = family(pm, METRICS_COUNTER, "response_total",
 				       "Total count of HTTP responses.",
 				       http_labels, ARRAY_SIZE(http_labels));
@@ -170,6 +179,7 @@ void proxy_metrics_free(struct proxy_metrics *pm)
 
 		for (; e; e = next) {
 			next = e->next;
+			free(e->tls_id);
 			free(e);
 		}
 	}
@@ -180,6 +190,7 @@ void proxy_metrics_free(struct proxy_metrics *pm)
 		for (; e; e = next) {
 			next = e->next;
 			free(e->m.authority);
+			free(e->tls_id);
 			for (size_t k = 0; k < DSC_LABELS; k++)
 				free(e->dst[k]);
 			free(e);
@@ -208,16 +219,39 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-static uint64_t hash(enum proxy_dir dir, const struct sock_addr *a)
+static uint64_t hash(enum proxy_dir dir, const struct sock_addr *a,
+		     const char *tls_id)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 	int port = sock_addr_port(a);
 
 	h = fnv(h, &dir, sizeof(dir));
 	h = fnv(h, &port, sizeof(port));
+	if (tls_id)
+		h = fnv(h, tls_id, strlen(tls_id) + 1);
 	if (a->u.sa.sa_family == AF_INET6)
 		return fnv(h, &a->u.in6.sin6_addr, 16);
 	return fnv(h, &a->u.in4.sin_addr, 4);
+}
+
+/* same_tls - two connections' peers are secured alike (NULL: plaintext) */
+static bool same_tls(const char *a, const char *b)
+{
+	return !a == !b && (!a || !strcmp(a, b));
+}
+
+void proxy_metrics_set_identity(struct proxy_metrics *pm, bool enabled)
+{
+	pm->plain_tls = enabled ? "no_identity" : "disabled";
+}
+
+/* tls_values - the tls, client_id and server_id label values at v */
+static void tls_values(const struct proxy_metrics *pm, enum proxy_dir dir,
+		       const char *tls_id, const char **v)
+{
+	v[0] = tls_id ? "true" : pm->plain_tls;
+	v[1] = tls_id && dir == PROXY_INBOUND ? tls_id : "";
+	v[2] = tls_id && dir == PROXY_OUTBOUND ? tls_id : "";
 }
 
 static void grow(struct proxy_metrics *pm)
@@ -229,7 +263,8 @@ static void grow(struct proxy_metrics *pm)
 		struct entry *e = pm->table[i], *next;
 
 		for (; e; e = next) {
-			size_t b = hash(e->dir, &e->target) & (n - 1);
+			size_t b = hash(e->dir, &e->target, e->tls_id) &
+				   (n - 1);
 
 			next = e->next;
 			e->next = t[b];
@@ -253,15 +288,17 @@ static void peer_series(struct proxy_metrics *pm, struct proxy_tcp_series *s,
 
 struct proxy_target_metrics *proxy_metrics_target(struct proxy_metrics *pm,
 						  enum proxy_dir dir,
-						  const struct sock_addr *target)
+						  const struct sock_addr *target,
+						  const char *tls_id)
 {
 	const char *values[METRICS_MAX_LABELS];
 	char addr[SOCK_ADDR_STRLEN];
 	struct entry *e;
-	size_t b = hash(dir, target) & (pm->nbuckets - 1);
+	size_t b = hash(dir, target, tls_id) & (pm->nbuckets - 1);
 
 	for (e = pm->table[b]; e; e = e->next)
-		if (e->dir == dir && sock_addr_equal(&e->target, target))
+		if (e->dir == dir && sock_addr_equal(&e->target, target) &&
+		    same_tls(e->tls_id, tls_id))
 			return &e->m;
 	/* two series per target in each family */
 	if (pm->n * 2 + 2 > METRICS_DEFAULT_MAX_SERIES)
@@ -270,8 +307,9 @@ struct proxy_target_metrics *proxy_metrics_target(struct proxy_metrics *pm,
 	e = xcalloc(1, sizeof(*e));
 	e->dir = dir;
 	e->target = *target;
+	e->tls_id = tls_id ? xstrdup(tls_id) : NULL;
 	values[L_DIRECTION] = proxy_dir_name(dir);
-	values[L_TLS] = "disabled";
+	tls_values(pm, dir, tls_id, &values[L_TLS]);
 	values[L_TARGET] = sock_addr_format(target, addr, sizeof(addr));
 	for (size_t i = 0; i < pm->nwork; i++)
 		values[L_TCP + i] = pm->work_values[i];
@@ -330,16 +368,17 @@ static void http_grow(struct proxy_metrics *pm)
 
 /* http_values - the label values shared by the HTTP families, in order;
  * returns how many (the caller appends its own after them) */
-static size_t http_values(const struct http_entry *e,
-			  const char **values, char *addr, size_t addrlen)
+static size_t http_values(const struct proxy_metrics *pm,
+			  const struct http_entry *e, const char **values,
+			  char *addr, size_t addrlen)
 {
 	values[0] = proxy_dir_name(e->dir);
 	values[1] = e->m.authority;
-	values[2] = "disabled";
-	values[3] = sock_addr_format(&e->target, addr, addrlen);
+	tls_values(pm, e->dir, e->tls_id, &values[2]);
+	values[5] = sock_addr_format(&e->target, addr, addrlen);
 	for (size_t i = 0; i < DSC_LABELS; i++)
-		values[4 + i] = e->dst[i];
-	return 4 + DSC_LABELS;
+		values[H_FIXED + i] = e->dst[i];
+	return H_FIXED + DSC_LABELS;
 }
 
 static void with_work(struct proxy_metrics *pm, const char **values, size_t n)
@@ -363,16 +402,18 @@ static bool dst_equal(const struct http_entry *e, char *const *dst)
 struct proxy_http_metrics *proxy_metrics_http(struct proxy_metrics *pm,
 					      enum proxy_dir dir,
 					      const struct sock_addr *target,
+					      const char *tls_id,
 					      const char *authority,
 					      size_t alen)
 {
-	return proxy_metrics_http_dst(pm, dir, target, authority, alen, NULL);
+	return proxy_metrics_http_dst(pm, dir, target, tls_id, authority, alen,
+				      NULL);
 }
 
 struct proxy_http_metrics *
 proxy_metrics_http_dst(struct proxy_metrics *pm, enum proxy_dir dir,
-		       const struct sock_addr *target, const char *authority,
-		       size_t alen, char *const *dst)
+		       const struct sock_addr *target, const char *tls_id,
+		       const char *authority, size_t alen, char *const *dst)
 {
 	const char *values[METRICS_MAX_LABELS];
 	char addr[SOCK_ADDR_STRLEN];
@@ -384,24 +425,26 @@ proxy_metrics_http_dst(struct proxy_metrics *pm, enum proxy_dir dir,
 		alen = 0; /* bounded: every new authority shares "" */
 		dst = NULL;
 	}
-	h = fnv(hash(dir, target), authority, alen);
+	h = fnv(hash(dir, target, tls_id), authority, alen);
 	b = h & (pm->hbuckets - 1);
 	for (e = pm->htable[b]; e; e = e->next)
 		if (e->hash == h && e->dir == dir &&
 		    e->m.authority_len == alen &&
 		    !memcmp(e->m.authority, authority, alen) &&
-		    sock_addr_equal(&e->target, target) && dst_equal(e, dst))
+		    sock_addr_equal(&e->target, target) &&
+		    same_tls(e->tls_id, tls_id) && dst_equal(e, dst))
 			return &e->m;
 
 	e = xcalloc(1, sizeof(*e));
 	e->dir = dir;
 	e->target = *target;
+	e->tls_id = tls_id ? xstrdup(tls_id) : NULL;
 	e->hash = h;
 	e->m.authority = xstrndup(alen ? authority : "", alen);
 	e->m.authority_len = alen;
 	for (size_t i = 0; dst && i < DSC_LABELS; i++)
 		e->dst[i] = dst[i] ? xstrdup(dst[i]) : NULL;
-	n = http_values(e, values, addr, sizeof(addr));
+	n = http_values(pm, e, values, addr, sizeof(addr));
 	with_work(pm, values, n);
 	e->m.request_total = metrics_series_get(pm->requests, values);
 	e->next = pm->htable[b];
@@ -436,7 +479,7 @@ proxy_metrics_grpc_status(struct proxy_metrics *pm,
 	 * registry's lookup; allocates only the first time) */
 	st = hm->nst < PROXY_HTTP_STATUSES ? &hm->st[hm->nst++] : &spill;
 	snprintf(num, sizeof(num), "%d", code);
-	n = http_values(e, values, addr, sizeof(addr));
+	n = http_values(pm, e, values, addr, sizeof(addr));
 	values[n] = num;
 	with_work(pm, values, n + 1);
 	if (grpc >= 0)

@@ -538,6 +538,17 @@ static void ssl_why(struct tls_relay *r, int ret, char *out, size_t n)
 	case MBEDTLS_ERR_NET_RECV_FAILED:
 		snprintf(out, n, "%s", strerror(r->sock_err));
 		break;
+	case MBEDTLS_ERR_SSL_INVALID_RECORD:
+	case MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION:
+		if (!r->server && r->state < R_RELAY) {
+			/* a meshed proxy relays TLS for a name that is not
+			 * its own to the app, which does not speak it */
+			snprintf(out, n, "the server does not speak TLS as "
+					 "this identity (a proxy with another "
+					 "identity, or none, answered)");
+			break;
+		}
+		/* fall through */
 	default:
 		mbedtls_strerror(ret, why, sizeof(why));
 		snprintf(out, n, "%s (mbedtls -0x%04x)", why, (unsigned)-ret);
@@ -1170,6 +1181,9 @@ struct tls_relay *tls_relay_client(struct tls_relay_group *g,
 	r = relay_new(g, m->cred, fd, false, handshake_timeout);
 	r->on_fail = on_fail;
 	r->arg = arg;
+	/* without on_fail the caller keeps no handle: the relay is its own
+	 * and frees itself when done */
+	r->attached = on_fail != NULL;
 	r->plain = sv[0];
 	ev_io_set(&r->plain_r, r->plain, EV_READ);
 	ev_io_set(&r->plain_w, r->plain, EV_WRITE);

@@ -85,6 +85,12 @@ ssize_t buf_read_fd(struct buf *b, int fd, size_t most);
 ssize_t buf_write_fd(struct buf *b, int fd);
 
 /*
+ * buf_read_file - append the whole file at path (up to the buffer's
+ * limit). Returns 0, or a negative errno with "<path>: <why>" in err.
+ */
+int buf_read_file(struct buf *b, const char *path, char *err, size_t errlen);
+
+/*
  * buf_cstr - NUL-terminate the contents (not counted in len) and return
  * them, or NULL on -ENOBUFS/-ENOMEM.
  */

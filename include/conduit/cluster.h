@@ -57,6 +57,8 @@ struct cluster_pod {
 	bool ready;	  /* condition Ready is True */
 	bool terminating; /* metadata.deletionTimestamp is set */
 	bool meshed;	  /* it has a conduit-proxy container */
+	bool has_identity; /* and that proxy has an identity (trust anchors,
+			    * not CONDUIT_PROXY_IDENTITY_DISABLED) */
 	int admin_port;	  /* the proxy's admin port (conduit-admin: 4191) */
 	int tap_port;	  /* its control port (conduit-tap: 4190) */
 	struct cluster_label *labels;
@@ -174,7 +176,7 @@ ssize_t cluster_pods(const struct cluster *cl, const char *ns,
 /*
  * cluster_pod_identity - the TLS identity of a meshed pod into buf
  * ("<sa>.<ns>.serviceaccount.identity.<identity-domain>"); "" when the
- * pod is not meshed. Returns buf.
+ * pod is not meshed or its proxy has no identity. Returns buf.
  */
 char *cluster_pod_identity(const struct cluster *cl,
 			   const struct cluster_pod *p, char *buf, size_t size);

@@ -26,7 +26,8 @@
  *  - the CSR parses, its key is ECDSA P-256, its self-signature verifies
  *    and it names exactly one subjectAltName, a dNSName equal to identity;
  *  - the token authenticates ServiceAccount <ns>/<sa>: in Kubernetes mode
- *    by a TokenReview (authentication.k8s.io/v1), asynchronously, whose
+ *    by a TokenReview (authentication.k8s.io/v1, audience
+ *    identity.conduit.io: the projected token inject mounts), asynchronously, whose
  *    user must be system:serviceaccount:<ns>:<sa>; in local mode by the
  *    file <ns>.<sa> of tokens_dir, which holds that ServiceAccount's token.
  *

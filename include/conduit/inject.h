@@ -47,7 +47,28 @@ struct inject_config {
 	const char *cpu_request, *cpu_limit;	   /* "" when unset */
 	const char *memory_request, *memory_limit; /* "" when unset */
 	bool native_sidecar;			   /* true */
+	/*
+	 * The mesh's trust anchors (PEM): with them the proxy gets an
+	 * identity from the identity component (a projected ServiceAccount
+	 * token, audience INJECT_IDENTITY_AUDIENCE) and speaks mutual TLS
+	 * to meshed peers; NULL or "": identity disabled, plaintext only.
+	 */
+	const char *trust_anchors_pem;
 };
+
+/* the audience of the token a proxy presents to the identity component */
+#define INJECT_IDENTITY_AUDIENCE "identity.conduit.io"
+/* where the proxy finds that token */
+#define INJECT_IDENTITY_TOKEN_DIR "/var/run/secrets/conduit.io/identity"
+
+/*
+ * inject_read_trust_anchors - read the trust anchors file (PEM: at least
+ * one CA certificate) into out, NUL-terminated, for trust_anchors_pem.
+ * Returns 0 or a negative errno with "<path>: <why>" in err.
+ */
+struct buf;
+int inject_read_trust_anchors(const char *path, struct buf *out, char *err,
+			      size_t errlen);
 
 /* inject_config_defaults - the defaults above for this version */
 void inject_config_defaults(struct inject_config *c, const char *version,

@@ -32,6 +32,18 @@ struct install_config {
 	bool native_sidecar;	  /* the proxies of the control plane */
 };
 
+/*
+ * install_identity_new - a new trust anchor (its key thrown away) and an
+ * issuer CA under it for the identity component of namespace ns: PEM
+ * appended to anchors, issuer_crt and issuer_key. The issuer never
+ * outlives the anchor. Returns 0 or a negative errno with err set.
+ */
+struct buf;
+int install_identity_new(const char *ns, const char *cluster_domain,
+			 int64_t anchor_days, int64_t issuer_days,
+			 struct buf *anchors, struct buf *issuer_crt,
+			 struct buf *issuer_key, char *err, size_t errlen);
+
 void install_config_defaults(struct install_config *c, const char *version);
 
 /*

@@ -16,6 +16,7 @@
 #include "conduit/proxy_metrics.h"
 #include "conduit/retry_budget.h"
 #include "conduit/sock.h"
+#include "conduit/tls_relay.h"
 
 /*
  * A connection's life:
@@ -98,6 +99,11 @@ struct proxy_conn {
 	ev_io io;
 	ev_timer timer;
 	struct buf prefix;	/* bytes read while detecting */
+	bool counted;		/* in the tcp_* series (from dispatch) */
+	/* mesh TLS: an inbound client that spoke TLS to our identity */
+	struct tls_relay *relay; /* handshaking: owns the socket */
+	bool tls;		/* fd is the relay's plaintext end */
+	char tls_id[256];	/* the client's identity ("" none) */
 	/* the handler */
 	const struct proxy_handler *handler;
 	void *ctx;
@@ -136,6 +142,7 @@ struct discovery;
 struct proxy_identity;
 struct proxy_tap;
 struct resolver;
+struct tls_mesh;
 
 struct proxy {
 	struct ev_loop *loop;
@@ -178,6 +185,12 @@ struct proxy {
 	bool draining;		/* a stop was asked for */
 	ev_timer grace;		/* the drain's deadline */
 	char *env_json;		/* /env.json, rendered once */
+	/* mesh TLS (with identity): the anchors and our certificate, and
+	 * the relays that terminate and originate it; NULL: identity off */
+	struct tls_mesh *mesh;
+	struct tls_relay_group relays;
+	char *local_id;	/* our identity, once certified: inbound TLS for
+			 * it is terminated, outbound TLS originated */
 };
 
 /*
@@ -229,6 +242,35 @@ static inline const char *proxy_errstr(int err, char *buf, size_t size)
 {
 	return log_quote(buf, size, strerror(err));
 }
+
+/*
+ * proxy_conn_tls_id - how c's client is secured, for the metrics: its
+ * identity ("" when it showed no certificate) when it spoke mesh TLS,
+ * else NULL
+ */
+static inline const char *proxy_conn_tls_id(const struct proxy_conn *c)
+{
+	return c->tls ? c->tls_id : NULL;
+}
+
+/*
+ * proxy_upstream_tls - would a connection to an endpoint with this
+ * identity (discovery's; NULL or "" for none) be mesh TLS? Returns the
+ * identity when it would (this proxy holds a certificate and the endpoint
+ * has an identity), else NULL.
+ */
+const char *proxy_upstream_tls(const struct proxy *px, const char *identity);
+
+/*
+ * proxy_upstream_connect - start a non-blocking connection to addr, as
+ * sock_connect(). When proxy_upstream_tls(px, identity) says so, the
+ * connection is mesh TLS: the socket goes to a TLS relay that proves our
+ * identity, checks the server's, and returns the plaintext end of the
+ * relay, which the caller uses as if it were the socket (a failed
+ * handshake resets it). Returns the fd or a negative errno.
+ */
+int proxy_upstream_connect(struct proxy *px, const struct sock_addr *addr,
+			   const char *identity);
 
 /* proxy_handler_for - the handler that serves proto */
 const struct proxy_handler *proxy_handler_for(enum proxy_proto proto);

@@ -13,7 +13,8 @@
  *   tcp_open_total, tcp_close_total           counters
  *   tcp_open_connections                      gauge
  *   tcp_read_bytes_total, tcp_write_bytes_total  counters
- *     {direction, peer="src|dst", tls, target_addr, <workload labels>}
+ *     {direction, peer="src|dst", tls, client_id, server_id, target_addr,
+ *      <workload labels>}
  *   tcp_refused_total{direction, reason, <workload labels>}
  *     connections accepted and closed at once: max_connections,
  *     no_destination (not redirected, no --inbound-forward), loop
@@ -23,13 +24,19 @@
  * are namespace, pod and <kind>=<name> (deployment="web"), each present
  * when configured.
  *
+ * tls is "true" for a connection secured by mesh TLS, with the peer's
+ * identity in client_id (inbound: the client's certificate; absent when
+ * it showed none) or server_id (outbound: the identity the server
+ * proved); for a plaintext one "no_identity" when this proxy has an
+ * identity and "disabled" when it has none.
  * A connection finds its series once, at accept, through a cache keyed by
  * direction and target (one hash lookup), and then only adds to them.
  *
  * HTTP (request-level, Linkerd's names; the HTTP handlers record them):
  *
  *   request_total                             counter
- *     {direction, authority, tls, target_addr, <dst_* labels of an
+ *     {direction, authority, tls, client_id, server_id, target_addr,
+ *      <dst_* labels of an
  *      endpoint discovery chose>, <workload labels>}
  *   response_total                            counter
  *     {..., classification="success|failure", status_code,
@@ -105,23 +112,33 @@ struct metrics_registry *proxy_metrics_registry(struct proxy_metrics *pm);
 
 /*
  * proxy_metrics_target - the series for connections in direction dir to
- * target, created on first use. Never NULL; borrowed, valid until
+ * target secured with tls_id (the peer's identity, "" when it has none;
+ * NULL: plaintext), created on first use. Never NULL; borrowed, valid until
  * proxy_metrics_free(). Past METRICS_DEFAULT_MAX_SERIES targets the
  * series are shared overflow ones that are not written out.
  */
 struct proxy_target_metrics *proxy_metrics_target(struct proxy_metrics *pm,
 						  enum proxy_dir dir,
-						  const struct sock_addr *target);
+						  const struct sock_addr *target,
+						  const char *tls_id);
+
+/*
+ * proxy_metrics_set_identity - this proxy has an identity: plaintext
+ * connections are labelled tls="no_identity" (default "disabled")
+ */
+void proxy_metrics_set_identity(struct proxy_metrics *pm, bool enabled);
 
 /*
  * proxy_metrics_http - the HTTP series for requests in direction dir to
- * target with this authority (the Host header, any bytes; alen of them),
+ * target over a connection secured with tls_id (as for
+ * proxy_metrics_target) with this authority (the Host header, any bytes; alen of them),
  * created on first use. Never NULL; borrowed, valid until
  * proxy_metrics_free().
  */
 struct proxy_http_metrics *proxy_metrics_http(struct proxy_metrics *pm,
 					      enum proxy_dir dir,
 					      const struct sock_addr *target,
+					      const char *tls_id,
 					      const char *authority,
 					      size_t alen);
 
@@ -133,8 +150,8 @@ struct proxy_http_metrics *proxy_metrics_http(struct proxy_metrics *pm,
  */
 struct proxy_http_metrics *
 proxy_metrics_http_dst(struct proxy_metrics *pm, enum proxy_dir dir,
-		       const struct sock_addr *target, const char *authority,
-		       size_t alen, char *const *dst);
+		       const struct sock_addr *target, const char *tls_id,
+		       const char *authority, size_t alen, char *const *dst);
 
 /*
  * proxy_metrics_http_status - the series of status code in hm (found in

@@ -170,7 +170,9 @@ struct tls_relay *tls_relay_server(struct tls_relay_group *g,
  *
  * The handle stays valid (and arg in use) until on_fail ran or the
  * caller called tls_relay_cancel(): a caller that frees arg must cancel
- * first, even after a successful handshake.
+ * first, even after a successful handshake. With on_fail NULL the handle
+ * is not the caller's at all (do not keep it, or cancel it): the relay
+ * frees itself when done, and closing plain_fd is how the caller ends it.
  *
  * Returns the relay, or NULL with errno set and fd closed: EMFILE/ENFILE
  * (socketpair), ENOMEM.

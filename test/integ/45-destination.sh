@@ -36,6 +36,7 @@ pod() {
 	local proxy=""
 	[ -n "${4:-}" ] && proxy="
   - name: conduit-proxy
+    env: [{name: CONDUIT_PROXY_IDENTITY_TRUST_ANCHORS, value: x}]
     ports:
     - {name: conduit-admin, containerPort: 4191}"
 	cat >"$C/.$1.tmp" <<EOF

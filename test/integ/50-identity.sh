@@ -33,25 +33,10 @@ cp "$HERE/id_client.py" "$TMP/py/"
 ID() { PYTHONPATH="$TMP/py" $PY "$TMP/py/id_client.py" "$@"; }
 
 # a trust anchor and an issuer (CA, pathlen 0) under it, ECDSA P-256
-cd "$TMP/ca" || exit 1
-mkca() { # NAME SUBJECT DAYS SIGNER
-	openssl ecparam -name prime256v1 -genkey -noout -out "$1.key" 2>/dev/null
-	printf 'basicConstraints=critical,CA:TRUE%s\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n' \
-		"$([ "$4" = self ] || echo ,pathlen:0)" >"$1.ext"
-	if [ "$4" = self ]; then
-		openssl req -x509 -new -key "$1.key" -subj "/CN=$2" -days "$3" \
-			-addext basicConstraints=critical,CA:TRUE \
-			-addext keyUsage=critical,keyCertSign,cRLSign -out "$1.crt" 2>/dev/null
-	else
-		openssl req -new -key "$1.key" -subj "/CN=$2" -out "$1.csr" 2>/dev/null &&
-			openssl x509 -req -in "$1.csr" -CA "$4.crt" -CAkey "$4.key" -CAcreateserial \
-				-days "$3" -extfile "$1.ext" -out "$1.crt" 2>/dev/null
-	fi
-}
+ca_init "$TMP/ca"
 check "openssl makes a trust anchor" mkca root root.conduit.cluster.local 30 self
 check "openssl makes an issuer under it" mkca issuer identity.conduit.cluster.local 10 root
 check "openssl makes another, unrelated anchor" mkca other root.other.example 30 self
-cd - >/dev/null || exit 1
 cp "$TMP/ca/issuer.crt" "$TMP/issuer/tls.crt"
 cp "$TMP/ca/issuer.key" "$TMP/issuer/tls.key"
 cp "$TMP/ca/root.crt" "$TMP/issuer/ca.crt"

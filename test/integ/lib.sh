@@ -196,6 +196,28 @@ start_proxy() {
 	wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$adm/ready"
 }
 
+# ca_init DIR: where mkca makes its files
+ca_init() { CA_DIR=$1; mkdir -p "$CA_DIR"; }
+
+# mkca NAME SUBJECT DAYS SIGNER: an ECDSA P-256 CA, NAME.key and NAME.crt
+# in $CA_DIR, self-signed (SIGNER "self") or an intermediate (pathlen 0)
+# signed by SIGNER.crt/.key, by openssl
+mkca() (
+	cd "$CA_DIR" || exit 1
+	openssl ecparam -name prime256v1 -genkey -noout -out "$1.key" 2>/dev/null
+	printf 'basicConstraints=critical,CA:TRUE%s\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n' \
+		"$([ "$4" = self ] || echo ,pathlen:0)" >"$1.ext"
+	if [ "$4" = self ]; then
+		openssl req -x509 -new -key "$1.key" -subj "/CN=$2" -days "$3" \
+			-addext basicConstraints=critical,CA:TRUE \
+			-addext keyUsage=critical,keyCertSign,cRLSign -out "$1.crt" 2>/dev/null
+	else
+		openssl req -new -key "$1.key" -subj "/CN=$2" -out "$1.csr" 2>/dev/null &&
+			openssl x509 -req -in "$1.csr" -CA "$4.crt" -CAkey "$4.key" -CAcreateserial \
+				-days "$3" -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+	fi
+)
+
 # hwm_kib PID: the process's peak resident memory (VmHWM) in KiB
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 

@@ -43,8 +43,8 @@ expect_eq "openssl makes an anchor and an issuer" "$?" 0
 
 kc create serviceaccount web -n "$NS" >/dev/null
 kc create serviceaccount voting -n "$NS" >/dev/null
-WEB_TOKEN=$(kc create token web -n "$NS" --duration=10m)
-VOTING_TOKEN=$(kc create token voting -n "$NS" --duration=10m)
+WEB_TOKEN=$(kc create token web -n "$NS" --duration=10m --audience identity.conduit.io)
+VOTING_TOKEN=$(kc create token voting -n "$NS" --duration=10m --audience identity.conduit.io)
 expect_match "kubectl create token: a token per ServiceAccount" "$WEB_TOKEN $VOTING_TOKEN" '^ey[^ ]+ ey'
 
 IPORT=$(free_port) APORT=$(free_port)

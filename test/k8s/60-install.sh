@@ -179,4 +179,75 @@ expect_match "conduit check --proxy: the app's pods are meshed and ready" "$OUT"
 	"^√ pods in $NS are meshed and their proxies ready"
 run env CONDUIT_NAMESPACE="$cp_ns" "$CONDUIT" get pods -n "$NS"
 expect_match "conduit get pods, through the apiserver: hello is meshed" "$OUT" "^$pod +true +Running +yes "
+expect_match "the webhook gave its proxy an identity: trust anchors and a projected token" \
+	"$(kc get pod -n "$NS" "$pod" -o json | jq -r '.spec.initContainers[] | select(.name == "conduit-proxy") |
+		(.env[] | select(.name == "CONDUIT_PROXY_IDENTITY_TRUST_ANCHORS") | .value | split("\n")[0]),
+		(.volumeMounts[] | .mountPath)' | tr '\n' ' ')" \
+	'^-----BEGIN CERTIFICATE----- /var/run/secrets/conduit.io/identity '
+
+# --- mutual TLS between two meshed pods ---------------------------------------
+# a caller asks hello through its Service every 200 ms; both pods are
+# meshed by the webhook, so the two proxies talk mTLS with the identities
+# of their ServiceAccounts
+kapply caller <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: hello}
+spec:
+  selector: {app: hello}
+  ports: [{name: http, port: 8080, targetPort: 8080}]
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: caller}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: caller}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: caller}}
+  template:
+    metadata: {labels: {app: caller}}
+    spec:
+      serviceAccountName: caller
+      containers:
+      - name: caller
+        image: $K8S_BUSYBOX_IMAGE
+        imagePullPolicy: Never
+        command: [/busybox, sh, -c, 'while :; do /busybox wget -q -O /dev/null http://hello.$NS.svc.cluster.local:8080/ || echo failed; /busybox sleep 0.2; done']
+EOF
+expect_eq "a Service for hello and a caller Deployment apply" "$RC" 0
+kwait 120 "the caller becomes Available" deploy/caller --for=condition=Available
+cpod=$(kc get pods -n "$NS" -l app=caller -o jsonpath='{.items[0].metadata.name}')
+id_suffix=serviceaccount.identity.$cp_ns.cluster.local
+# inbound_tls: hello's proxy's inbound requests from the caller over mTLS
+inbound_tls() {
+	kc get --raw "/api/v1/namespaces/$NS/pods/$pod:4191/proxy/metrics" |
+		grep -E "^request_total\{direction=\"inbound\",[^}]*tls=\"true\",client_id=\"caller\.$NS\.$id_suffix\"" |
+		awk '{ s += $NF } END { print s + 0 }'
+}
+end=$(($(date +%s) + 60))
+n=0
+until [ "$n" -ge 10 ] || [ "$(date +%s)" -ge "$end" ]; do
+	sleep 2
+	n=$(inbound_tls 2>/dev/null)
+	n=${n:-0}
+done
+if [ "$n" -ge 10 ]; then
+	ok "hello's proxy: inbound requests over mTLS from the caller's identity ($n)"
+else
+	not_ok "hello's proxy: inbound requests over mTLS from caller.$NS.$id_suffix ($n)"
+	kc get --raw "/api/v1/namespaces/$NS/pods/$pod:4191/proxy/metrics" 2>&1 |
+		grep -E '^(request_total|tcp_open_total)' | head -n 10 | sed 's/^/#   /'
+	kc logs -n "$NS" "$cpod" -c conduit-proxy --tail=20 2>&1 | sed 's/^/#   /'
+fi
+run kc get --raw "/api/v1/namespaces/$NS/pods/$cpod:4191/proxy/metrics"
+expect_match "the caller's proxy: outbound over mTLS to hello's identity (server_id)" "$OUT" \
+	"^request_total\\{direction=\"outbound\",authority=\"hello\\.$NS\\.svc\\.cluster\\.local:8080\",tls=\"true\",server_id=\"default\\.$NS\\.$id_suffix\""
+expect_match "and its certificate's expiry is exported" "$OUT" '^identity_cert_expiration_timestamp_seconds [1-9]'
+run kc logs -n "$NS" "$cpod" -c caller --tail=50
+failed=$(grep -c failed "$TMP/out")
+if [ "$failed" -le 1 ]; then ok "the caller's requests succeed ($failed failed in its last 50 lines)"; else
+	not_ok "the caller's requests fail ($failed of its last 50 lines)"; fi
 finish

@@ -53,10 +53,19 @@ static const char *POD_WEB1 =
 	"\"name\":\"web-5d8\",\"controller\":true}]},"
 	"\"spec\":{\"serviceAccountName\":\"web-sa\",\"nodeName\":\"n1\",\"containers\":["
 	"{\"name\":\"app\",\"ports\":[{\"name\":\"http\",\"containerPort\":8080}]},"
-	"{\"name\":\"conduit-proxy\",\"ports\":[{\"name\":\"conduit-proxy\",\"containerPort\":4143},"
+	"{\"name\":\"conduit-proxy\",\"env\":[{\"name\":\"CONDUIT_PROXY_IDENTITY_TRUST_ANCHORS\","
+	"\"value\":\"-----BEGIN CERTIFICATE-----\"}],"
+	"\"ports\":[{\"name\":\"conduit-proxy\",\"containerPort\":4143},"
 	"{\"name\":\"conduit-admin\",\"containerPort\":4191}]}]},"
 	"\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.1\","
 	"\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}";
+
+static const char *POD_NOID =
+	"{\"kind\":\"Pod\",\"metadata\":{\"name\":\"web-2\",\"namespace\":\"shop\"},"
+	"\"spec\":{\"serviceAccountName\":\"web-sa\",\"containers\":["
+	"{\"name\":\"conduit-proxy\",\"env\":[{\"name\":\"CONDUIT_PROXY_IDENTITY_TRUST_ANCHORS\","
+	"\"value\":\"x\"},{\"name\":\"CONDUIT_PROXY_IDENTITY_DISABLED\",\"value\":\"true\"}]}]},"
+	"\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.9\"}}";
 
 static const char *RS =
 	"{\"kind\":\"ReplicaSet\",\"metadata\":{\"name\":\"web-5d8\",\"namespace\":\"shop\","
@@ -194,6 +203,14 @@ START_TEST(test_pod_owner_identity)
 	ck_assert_ptr_eq(cluster_pod_by_ip(cl, "10.0.0.1"), p);
 	ck_assert_str_eq(cluster_pod_identity(cl, p, id, sizeof(id)),
 			 "web-sa.shop.serviceaccount.identity.conduit.cluster.local");
+	/* a proxy without trust anchors, or with identity disabled, has no
+	 * identity: peers must not expect TLS from it */
+	ck_assert_int_eq(put(cl, CLUSTER_UPSERT, POD_NOID), 1);
+	p = cluster_pod(cl, "shop", "web-2");
+	ck_assert(p && p->meshed && !p->has_identity);
+	ck_assert_str_eq(cluster_pod_identity(cl, p, id, sizeof(id)), "");
+	ck_assert_int_eq(put(cl, CLUSTER_DELETE, POD_NOID), 1);
+	p = cluster_pod(cl, "shop", "web-1");
 	ck_assert_uint_eq(cluster_count(cl, "Pod"), 1);
 	ck_assert_uint_eq(cluster_count(cl, "ReplicaSet"), 1);
 	ck_assert_int_eq(put(cl, CLUSTER_DELETE, POD_WEB1), 1);

@@ -137,7 +137,7 @@ START_TEST(test_metrics_grpc_status)
 	proxy_config_init(&cfg);
 	pm = proxy_metrics_new(&cfg);
 	ck_assert_int_eq(sock_addr_parse("127.0.0.1:8080", &a, err, sizeof(err)), 0);
-	hm = proxy_metrics_http(pm, PROXY_INBOUND, &a, "web:8080", 8);
+	hm = proxy_metrics_http(pm, PROXY_INBOUND, &a, NULL, "web:8080", 8);
 	ok = proxy_metrics_grpc_status(pm, hm, 200, 0);
 	unavail = proxy_metrics_grpc_status(pm, hm, 200, 14);
 	plain = proxy_metrics_http_status(pm, hm, 200);
