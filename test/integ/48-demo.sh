@@ -53,6 +53,14 @@ wmetrics=$(grep -oE "^  web +127\.$SUB\.0\.3 +[^ ]+ +http://[0-9.:]+/metrics" "$
 run curl -s -m 5 "$wmetrics"
 expect_match "web's outbound gRPC series carry dst_* labels (service, pod, deployment)" "$OUT" \
 	'^response_total\{direction="outbound",authority="voting-svc\.emojivoto\.svc\.cluster\.local:8080",[^}]*dst_namespace="emojivoto",dst_service="voting-svc",dst_pod="voting-[a-z0-9-]+",[^}]*dst_deployment="voting",[^}]*grpc_status_code="2"[^}]*\} [1-9]'
+expect_match "web calls voting over mutual TLS, to voting's identity" "$OUT" \
+	'^response_total\{direction="outbound",authority="voting-svc\.emojivoto\.svc\.cluster\.local:8080",tls="true",server_id="voting\.emojivoto\.serviceaccount\.identity\.conduit\.cluster\.local",[^}]*\} [1-9]'
+expect_match "and its proxy was certified by the demo's identity component" "$OUT" \
+	'^identity_cert_expiration_timestamp_seconds [1-9]'
+vmetrics=$(grep -oE "^  voting +127\.$SUB\.0\.2 +[^ ]+ +http://[0-9.:]+/metrics" "$TMP/demo.log" | awk '{ print $4 }')
+run curl -s -m 5 "$vmetrics"
+expect_match "voting's proxy: inbound requests over mutual TLS from web's identity" "$OUT" \
+	'^request_total\{direction="inbound",[^}]*tls="true",client_id="web\.emojivoto\.serviceaccount\.identity\.conduit\.cluster\.local",[^}]*\} [1-9]'
 run timeout 4 "$CONDUIT" tap deploy/voting -n emojivoto --api-addr "$API" -o json --max-rps 5
 T=$OUT
 check "tap -o json: every line parses" /usr/bin/python3 -c 'import json,sys; [json.loads(l) for l in sys.argv[1].splitlines()]' "$T"
