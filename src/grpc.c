@@ -1464,7 +1464,9 @@ static void client_connect(struct grpc_client *cl)
 	int fd;
 
 	cl->state = C_CONNECTING;
-	fd = sock_connect(&cl->cfg.addr);
+	fd = cl->cfg.connect ?
+		     cl->cfg.connect(cl->cfg.connect_arg, &cl->cfg.addr) :
+		     sock_connect(&cl->cfg.addr);
 	if (fd < 0) {
 		connect_failed(cl, fd, "connect to");
 		return;

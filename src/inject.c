@@ -561,9 +561,11 @@ static bool has_identity(const struct inject_config *c)
 
 /*
  * identity_env - where the proxy gets its certificate, and what it
- * trusts; or that it has no identity. The identity component's own proxy
- * asks the component beside it, over loopback: it cannot reach the
- * Service before it is ready.
+ * trusts; or that it has no identity. Proxies ask the identity Service
+ * over TLS to the identity pod's own identity (its proxy terminates it);
+ * the identity component's own proxy asks the component beside it, in
+ * plaintext over loopback: it cannot reach the Service before it is
+ * ready, nor prove anything before it is certified.
  */
 static void identity_env(struct build *b, struct yml_node *env,
 			 const struct workload *w)
@@ -582,6 +584,14 @@ static void identity_env(struct build *b, struct yml_node *env,
 		snprintf(v, sizeof(v), "conduit-identity.%s.svc.%s:8080",
 			 c->control_plane_ns, c->cluster_domain);
 	push(b, env, env_value(b, "CONDUIT_PROXY_IDENTITY_SVC_ADDR", v));
+	if (!w->is_identity) {
+		/* Certify over TLS: the identity pod's proxy terminates it */
+		snprintf(v, sizeof(v),
+			 "conduit-identity.%s.serviceaccount.identity.%s.%s",
+			 c->control_plane_ns, c->control_plane_ns,
+			 c->cluster_domain);
+		push(b, env, env_value(b, "CONDUIT_PROXY_IDENTITY_SVC_NAME", v));
+	}
 	snprintf(v, sizeof(v),
 		 "$(CONDUIT_PROXY_POD_SERVICEACCOUNT).$(CONDUIT_PROXY_POD_NAMESPACE)"
 		 ".serviceaccount.identity.%s.%s", c->control_plane_ns,

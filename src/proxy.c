@@ -1006,6 +1006,29 @@ static void on_cert(void *arg, const struct proxy_identity_cert *cert)
 }
 
 /*
+ * identity_connect - Certify over TLS to the identity service's own name:
+ * the token never crosses the network in the clear, and the answer comes
+ * from the real identity service (our certificate is shown once we have
+ * one; before, the server accepts us without)
+ */
+static int identity_connect(void *arg, const struct sock_addr *addr)
+{
+	struct proxy *px = arg;
+	int fd = sock_connect(addr), plain;
+
+	if (fd < 0)
+		return fd;
+	if (!tls_relay_client(&px->relays, px->mesh, fd, addr,
+			      px->cfg->identity_svc_name,
+			      (double)px->cfg->outbound_connect_timeout /
+					      NSEC_PER_SEC +
+				      TLS_HANDSHAKE_EXTRA,
+			      &plain, NULL, NULL))
+		return -errno;
+	return plain;
+}
+
+/*
  * start_identity - with trust anchors, get a certificate from the
  * identity component (proxy_identity.h) and keep it renewed; each one
  * goes to the mesh TLS credentials (on_cert). /ready waits for the first.
@@ -1045,6 +1068,10 @@ static int start_identity(struct proxy *px)
 	}
 	ic.on_cert = on_cert;
 	ic.arg = px;
+	if (cfg->identity_svc_name && *cfg->identity_svc_name) {
+		ic.connect = identity_connect;
+		ic.connect_arg = px;
+	}
 	px->identity = proxy_identity_new(&ic, err, sizeof(err));
 	if (!px->identity) {
 		log_error("identity cannot start", "error=%s",

@@ -410,6 +410,12 @@ static int check_identity(struct proxy_config *cfg, const struct flag_cmd *cmd)
 				 cfg->identity_svc_addr, err);
 		return -EINVAL;
 	}
+	if (cfg->identity_svc_name && *cfg->identity_svc_name &&
+	    proxy_identity_check_name(cfg->identity_svc_name, err, sizeof(err))) {
+		flag_usage_error(cmd, "invalid value \"%s\" for --identity-svc-name: %s",
+				 cfg->identity_svc_name, err);
+		return -EINVAL;
+	}
 	if (!cfg->identity_token_file || !*cfg->identity_token_file) {
 		flag_usage_error(cmd, "--identity-token-file (CONDUIT_PROXY_IDENTITY_TOKEN_FILE) is empty");
 		return -EINVAL;
@@ -518,9 +524,15 @@ int proxy_config_parse(struct proxy_config *cfg, int *argc, char ***argv)
 		{ FLAG_STRING, 0, "identity-svc-addr", &cfg->identity_svc_addr,
 		  "ADDR",
 		  "Identity: the controller's identity component, HOST:PORT "
-		  "(a name is resolved with --resolv-conf; plaintext gRPC "
-		  "until the TLS layer; required with trust anchors)",
+		  "(a name is resolved with --resolv-conf; required with "
+		  "trust anchors)",
 		  "CONDUIT_PROXY_IDENTITY_SVC_ADDR" },
+		{ FLAG_STRING, 0, "identity-svc-name", &cfg->identity_svc_name,
+		  "NAME",
+		  "Identity: the identity service's own identity: Certify goes "
+		  "over TLS to a server proving that name (empty: plaintext, "
+		  "for the identity component's own proxy and local mode)",
+		  "CONDUIT_PROXY_IDENTITY_SVC_NAME" },
 		{ FLAG_STRING, 0, "identity-token-file",
 		  &cfg->identity_token_file, "FILE",
 		  "Identity: the ServiceAccount token sent with each Certify "
@@ -738,6 +750,7 @@ char *proxy_config_json(const struct proxy_config *cfg)
 		cfg->identity_trust_anchors_file);
 	set_str(o, "CONDUIT_PROXY_IDENTITY_LOCAL_NAME", cfg->identity_local_name);
 	set_str(o, "CONDUIT_PROXY_IDENTITY_SVC_ADDR", cfg->identity_svc_addr);
+	set_str(o, "CONDUIT_PROXY_IDENTITY_SVC_NAME", cfg->identity_svc_name);
 	set_str(o, "CONDUIT_PROXY_IDENTITY_TOKEN_FILE", cfg->identity_token_file);
 	text = json_print(o, true);
 	json_free(o);

@@ -527,6 +527,8 @@ static void certify(struct proxy_identity *pi, const struct sock_addr *addr)
 			.backoff_base = MIN(0.25, pi->cfg.backoff_min / 4),
 			.backoff_max = MIN(0.5, pi->cfg.backoff_min / 2),
 			.name = "identity",
+			.connect = pi->cfg.connect,
+			.connect_arg = pi->cfg.connect_arg,
 		};
 
 		pi->client = grpc_client_new(&gc);

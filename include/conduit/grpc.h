@@ -279,6 +279,14 @@ struct grpc_client_config {
 	double backoff_jitter;	   /* +- this fraction (0.2) */
 	struct h2_limits h2;	   /* the connection's (zeros: defaults) */
 	const char *name;	   /* for log lines; borrowed, may be NULL */
+	/*
+	 * connect - start a non-blocking connection to addr, as
+	 * sock_connect() (the default when NULL) does: the fd, or a
+	 * negative errno. A transport of the caller's (a TLS relay's
+	 * plaintext end) goes here.
+	 */
+	int (*connect)(void *arg, const struct sock_addr *addr);
+	void *connect_arg;
 };
 
 /*

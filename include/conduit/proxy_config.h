@@ -95,6 +95,8 @@ struct proxy_config {
 	size_t identity_anchors_len;
 	const char *identity_local_name;  /* required when enabled */
 	const char *identity_svc_addr;	  /* HOST:PORT; required when enabled */
+	const char *identity_svc_name;	  /* its identity: Certify over TLS
+					   * to that name; NULL/"": plaintext */
 	const char *identity_token_file;  /* re-read at every Certify */
 	enum log_level log_level;
 	/* who this proxy serves: metric labels; borrowed from environ/argv */

@@ -43,19 +43,20 @@
  *       a counter here ends in _total, as Prometheus' conventions and
  *       promtool check metrics want, and as every other counter of ours.
  *
- * The Certify channel is plaintext gRPC (HTTP/2 without TLS) in this
- * stage: the ServiceAccount token crosses the network in the clear (an
- * on-path observer could replay it for a certificate of its own key), and
- * the identity component is not authenticated (its answer is trusted
- * only through the chain check above). The private key never leaves the
- * process. TLS to the identity service, verified against the same trust
- * anchors, comes with the TLS layer.
+ * The Certify channel is what cfg->connect makes: the proxy gives TLS to
+ * the identity service's own identity (--identity-svc-name), verified
+ * against the same trust anchors, so the ServiceAccount token never
+ * crosses the network in the clear; without a name (the identity
+ * component's own proxy, over loopback; local mode) it is plaintext gRPC,
+ * and the answer is trusted only through the chain check above. The
+ * private key never leaves the process.
  *
  * One loop; every callback runs from it. Not thread-safe.
  */
 
 struct proxy_identity;
 struct resolver;
+struct sock_addr;
 
 /* the default token file: the projected ServiceAccount token inject mounts */
 #define PROXY_IDENTITY_TOKEN_FILE "/var/run/secrets/conduit.io/identity/token"
@@ -99,6 +100,12 @@ struct proxy_identity_config {
 	const char *svc_addr;	 /* the identity component, HOST:PORT (a
 				  * DNS name or an IP); copied */
 	const char *token_file;	 /* NULL: PROXY_IDENTITY_TOKEN_FILE; copied */
+	/*
+	 * connect - how to reach svc_addr (NULL: plaintext TCP): the proxy
+	 * gives a TLS relay that checks the identity service's name
+	 */
+	int (*connect)(void *arg, const struct sock_addr *addr);
+	void *connect_arg;
 	double timeout;		 /* s, one Certify call, whole (10) */
 	double backoff_min;	 /* s, the first retry delay (1) */
 	double backoff_max;	 /* s, the longest (60) */

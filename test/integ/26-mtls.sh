@@ -208,11 +208,57 @@ wait_until 5 sh -c "$PEER load $OUT_ADDR web-svc.demo.svc.cluster.local 1 1 | gr
 run $PEER load "$OUT_ADDR" web-svc.demo.svc.cluster.local 20 2
 expect_match "the right identity again: 20 x 200" "$OUT" '^200 web-1 20$'
 
+# --- Certify over TLS, as in a cluster ----------------------------------------
+# the identity component gets a proxy of its own (certified over loopback,
+# plaintext, as inject sets it up); other proxies then certify through it
+# over TLS to its identity: the token never crosses the wire in the clear
+IDN=conduit-identity.conduit.serviceaccount.identity.conduit.cluster.local
+printf 'token-idp-%s\n' "$RANDOM$RANDOM" >"$TMP/tokens/conduit.conduit-identity"
+cp "$TMP/tokens/conduit.conduit-identity" "$TMP/idp.token"
+IDP_PORT=$(free_port)
+adm=$(free_port) out=$(free_port) ctl=$(free_port)
+spawn idp "$CONDUIT" proxy --log debug \
+	--inbound-listen-addr "127.0.4.9:$IDP_PORT" --inbound-forward "127.0.0.1:$IPORT" \
+	--outbound-listen-addr "127.0.0.1:$out" --admin-listen-addr "127.0.0.1:$adm" \
+	--control-listen-addr "127.0.0.1:$ctl" \
+	--identity-trust-anchors-file "$ANCHORS" --identity-local-name "$IDN" \
+	--identity-svc-addr "127.0.0.1:$IPORT" --identity-token-file "$TMP/idp.token"
+idp_PID=$SPAWNED IDP_ADMIN=$adm
+wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$IDP_ADMIN/ready"
+# late NAME SVC_NAME: a proxy that certifies through idp over TLS to SVC_NAME
+late() {
+	local a o c
+	a=$(free_port) o=$(free_port) c=$(free_port)
+	spawn "$1" "$CONDUIT" proxy --log debug --inbound-listen-addr "127.0.0.1:$(free_port)" \
+		--inbound-forward 127.0.0.1:9 --outbound-listen-addr "127.0.0.1:$o" \
+		--admin-listen-addr "127.0.0.1:$a" --control-listen-addr "127.0.0.1:$c" \
+		--identity-trust-anchors-file "$ANCHORS" --identity-local-name "client.demo.$ID_SUFFIX" \
+		--identity-svc-addr "127.0.4.9:$IDP_PORT" --identity-svc-name "$2" \
+		--identity-token-file "$TMP/client.token"
+	eval "${1}_PID=$SPAWNED ${1}_ADMIN=$a"
+}
+late tlsid "$IDN"
+if wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$tlsid_ADMIN/ready"; then
+	ok "a proxy certified through the identity service's proxy, over TLS to its identity"
+else
+	not_ok "a proxy certified over TLS to the identity service"; diag "$TMP/tlsid.log"; diag "$TMP/idp.log"
+fi
+expect_match "the identity service's proxy terminated that TLS (no client certificate yet)" \
+	"$(curl -s "http://127.0.0.1:$IDP_ADMIN/metrics")" \
+	'^request_total\{direction="inbound",authority="127\.0\.4\.9:[0-9]+",tls="true",target_addr="127\.0\.0\.1:[0-9]+"[^}]*\} [1-9]'
+late wrongid "web.demo.$ID_SUFFIX"
+sleep 2
+run curl -s "http://127.0.0.1:$wrongid_ADMIN/ready"
+expect_match "a proxy told the identity service is someone else: not certified, and says why" "$OUT" \
+	'not certified yet \(last attempt: .*'
+expect_match "its log names the identity it could not verify" "$(cat "$TMP/wrongid.log")" \
+	"msg=\"TLS handshake failed\" side=client target=127\\.0\\.4\\.9:$IDP_PORT server_id=web\\.demo\\."
+
 curl -s "http://127.0.0.1:$cli_ADMIN/metrics" >"$TMP/cli.txt"
 curl -s "http://127.0.0.1:$web_ADMIN/metrics" >"$TMP/web.txt"
 check "promtool check metrics (client proxy)" promtool check metrics <"$TMP/cli.txt"
 check "promtool check metrics (server proxy)" promtool check metrics <"$TMP/web.txt"
-for p in cli web h2; do
+for p in cli web h2 idp tlsid; do
 	pid=$(eval echo "\$${p}_PID")
 	if kill -0 "$pid" 2>/dev/null; then ok "proxy $p is still running"; else
 		not_ok "proxy $p died"; diag "$TMP/$p.log"; fi
