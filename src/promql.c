@@ -367,7 +367,7 @@ static int build(enum qkind k, const char *ns, double window, char *out,
 				    "namespace, pod, le", window, out, size);
 	case Q_RESP_OUT:
 		return promql_delta("response_total", outb,
-				    "namespace, pod, authority, classification",
+				    "namespace, pod, authority, classification, tls",
 				    window, out, size);
 	case Q_LAT_OUT:
 		return promql_delta("response_latency_ms_bucket", outb,
@@ -415,6 +415,8 @@ static int take(void *arg, const struct promql_sample *s)
 			c.success = s->value;
 		else
 			c.failure = s->value;
+		if (promql_label(s, "tls") && !strcmp(promql_label(s, "tls"), "true"))
+			c.secured = s->value;
 		break;
 	case Q_LAT_OUT:
 		auth = promql_label(s, "authority");

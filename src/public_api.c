@@ -539,8 +539,12 @@ struct edge_ctx {
 	struct map seen; /* "src|dst" -> struct json row */
 };
 
+/*
+ * add_edge - requests (secured of them over mesh TLS) from x's source to
+ * dst; an edge is secured when every request on it was
+ */
 static void add_edge(struct edge_ctx *x, const char *dst_ns, const char *dst,
-		     double requests)
+		     double requests, double secured)
 {
 	const char *src = !strcmp(x->res, "pod") ? x->src->name
 						 : group_of(x->src, "deployment");
@@ -552,8 +556,13 @@ static void add_edge(struct edge_ctx *x, const char *dst_ns, const char *dst,
 		return;
 	snprintf(key, sizeof(key), "%s|%s|%s|%s", x->src->ns, src, dst_ns, dst);
 	if ((e = map_get(&x->seen, key))) {
+		double s;
+
 		json_number(json_get(e, "requests"), &v);
+		json_number(json_get(e, "secured_requests"), &s);
 		json_set_number(e, "requests", v + requests);
+		json_set_number(e, "secured_requests", s + secured);
+		json_set_bool(e, "secured", s + secured >= v + requests);
 		return;
 	}
 	e = json_new_object();
@@ -561,9 +570,9 @@ static void add_edge(struct edge_ctx *x, const char *dst_ns, const char *dst,
 	json_set_string(e, "src_namespace", x->src->ns);
 	json_set_string(e, "dst", dst);
 	json_set_string(e, "dst_namespace", dst_ns);
-	/* no mTLS yet: the identity issue makes this true */
-	json_set_bool(e, "secured", false);
+	json_set_bool(e, "secured", requests > 0 && secured >= requests);
 	json_set_number(e, "requests", requests);
+	json_set_number(e, "secured_requests", secured);
 	json_push(x->edges, e);
 	map_put(&x->seen, key, e);
 }
@@ -585,7 +594,7 @@ static void on_edge(void *arg, const char *authority,
 	if (cluster_parse_authority(x->pa->cfg.cluster, host, svc, sizeof(svc),
 				    ns, sizeof(ns), &port) < 0 ||
 	    cluster_endpoints(x->pa->cfg.cluster, ns, svc, port, &eps, &n) < 0) {
-		add_edge(x, "", authority, requests);
+		add_edge(x, "", authority, requests, c->secured);
 		return;
 	}
 	/* the service's pods now: by deployment (or pod) */
@@ -604,12 +613,12 @@ static void on_edge(void *arg, const char *authority,
 			      !strcmp(eps[k].pod->owner_name, p->owner_name);
 		if (dup)
 			continue;
-		add_edge(x, p->ns, dst, requests);
+		add_edge(x, p->ns, dst, requests, c->secured);
 		any = true;
 	}
 	free(eps);
 	if (!any)
-		add_edge(x, ns, svc, requests);
+		add_edge(x, ns, svc, requests, c->secured);
 }
 
 static void on_edges(struct httpd_req *req, void *arg)

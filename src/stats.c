@@ -144,10 +144,14 @@ static int take_sample(void *arg, const struct promtext_sample *p)
 
 		if (!(c = counts_for(s, dir, promtext_label(p, "authority"))))
 			return 0;
+		const char *tls = promtext_label(p, "tls");
+
 		if (cls && !strcmp(cls, "success"))
 			c->success += p->value;
 		else if (cls)
 			c->failure += p->value;
+		if (cls && tls && !strcmp(tls, "true"))
+			c->secured += p->value;
 	} else if (!strcmp(p->name, "response_latency_ms_bucket")) {
 		const char *le = promtext_label(p, "le");
 		int i = le ? bucket_index(le) : -1;
@@ -241,6 +245,7 @@ static void counts_delta(struct stats_counts *out, const struct stats_counts *a,
 {
 	out->success = delta(a->success, b->success);
 	out->failure = delta(a->failure, b->failure);
+	out->secured = delta(a->secured, b->secured);
 	out->read_bytes = delta(a->read_bytes, b->read_bytes);
 	out->write_bytes = delta(a->write_bytes, b->write_bytes);
 	for (int i = 0; i < STATS_NBUCKETS; i++)
@@ -300,6 +305,7 @@ void stats_counts_add(struct stats_counts *a, const struct stats_counts *b)
 {
 	a->success += b->success;
 	a->failure += b->failure;
+	a->secured += b->secured;
 	a->read_bytes += b->read_bytes;
 	a->write_bytes += b->write_bytes;
 	for (int i = 0; i < STATS_NBUCKETS; i++)

@@ -22,6 +22,7 @@
 
 struct stats_counts {
 	double success, failure;
+	double secured;	/* responses over mesh TLS (tls="true"), of both */
 	double buckets[STATS_NBUCKETS]; /* cumulative, like le buckets */
 	double read_bytes, write_bytes;	/* inbound: from and to clients */
 };

@@ -84,7 +84,7 @@ J=$OUT
 expect_eq "deploy/server selects one row" "$(/usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' <<<"$J")" 1
 
 run "$CONDUIT" edges --api-addr "$API" -n demo -t 1h
-expect_match "edges: client -> server, not secured yet" "$OUT" '^client +server +demo +demo +-$'
+expect_match "edges: client -> server, not secured (the proxies have no identity)" "$OUT" '^client +server +demo +demo +-$'
 run "$CONDUIT" edges --api-addr "$API" -n demo -t 1h -o json
 check "edges -o json parses" /usr/bin/python3 -c 'import json,sys; json.loads(sys.argv[1])' "$OUT"
 run "$CONDUIT" get pods --api-addr "$API" -n demo

@@ -38,7 +38,7 @@ done
 expect_eq "emoji never fails" "$(val emoji success_rate <<<"$J")" "1"
 run "$CONDUIT" edges --api-addr "$API" -n emojivoto
 for e in "vote-bot +web" "web +emoji" "web +voting"; do
-	expect_match "edges: ${e/ +/ -> }" "$OUT" "^$e +emojivoto +emojivoto +-\$"
+	expect_match "edges: ${e/ +/ -> }, secured by mutual TLS" "$OUT" "^$e +emojivoto +emojivoto +√\$"
 done
 run "$CONDUIT" get pods --api-addr "$API" -n emojivoto
 expect_eq "get pods: four, all meshed and ready" "$(grep -c ' true .* yes ' <<<"$OUT")" 4
