@@ -19,11 +19,20 @@ keep = [d for d in docs if d["kind"] == "Namespace" or
         d["metadata"].get("labels", {}).get("conduit.io/control-plane-component") == "controller"]
 print(yaml.safe_dump_all(keep))
 EOF
+# the identity component too: the controller's proxy waits for a certificate
+/usr/bin/python3 - "$TMP/install.yml" >"$TMP/identity.yml" <<'EOF'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+print(yaml.safe_dump_all([d for d in docs if d["kind"] != "Namespace" and
+        d["metadata"].get("labels", {}).get("conduit.io/control-plane-component") == "identity"]))
+EOF
 expect_eq "install's controller part: Namespace, ServiceAccount, ClusterRole, ClusterRoleBinding, 3 Services, the Deployment" \
 	"$(grep -c '^kind: ' "$TMP/controller.yml")" 8
-on_exit "kc delete -f $TMP/controller.yml --wait=false >/dev/null 2>&1"
+on_exit "kc delete -f $TMP/identity.yml --wait=false >/dev/null 2>&1; kc delete -f $TMP/controller.yml --wait=false >/dev/null 2>&1"
 run kc apply -f "$TMP/controller.yml"
 expect_eq "applied" "$RC" 0
+run kc apply -f "$TMP/identity.yml"
+expect_eq "the identity part applied (it certifies the controller's proxy)" "$RC" 0
 run kubectl wait -n "$cp_ns" --timeout=180s deploy/conduit-controller --for=condition=Available
 if [ "$RC" = 0 ]; then ok "the controller Deployment becomes Available (in-cluster config, install's RBAC)"; else
 	not_ok "the controller Deployment becomes Available"

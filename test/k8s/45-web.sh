@@ -10,14 +10,15 @@
 
 cp_ns=t-45-web
 "$CONDUIT" install -n "$cp_ns" --image-pull-policy Never >"$TMP/install.yml"
-# the controller's part first: the web pod then finds conduit-api in its
+# the controller's part first (with identity, which certifies the
+# proxies): the web pod then finds conduit-api in its
 # service environment (the test cluster has no DNS)
 /usr/bin/python3 - "$TMP/install.yml" "$TMP/controller.yml" "$TMP/web.yml" <<'EOF'
 import sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 comp = lambda d: d["metadata"].get("labels", {}).get("conduit.io/control-plane-component")
 open(sys.argv[2], "w").write(yaml.safe_dump_all(
-    [d for d in docs if d["kind"] == "Namespace" or comp(d) == "controller"]))
+    [d for d in docs if d["kind"] == "Namespace" or comp(d) in ("controller", "identity")]))
 open(sys.argv[3], "w").write(yaml.safe_dump_all([d for d in docs if comp(d) == "web"]))
 EOF
 expect_eq "install's web part: ServiceAccount, Deployment, Service" \

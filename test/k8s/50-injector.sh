@@ -22,12 +22,22 @@ keep = [d for d in docs if d["kind"] == "Namespace" or
         d["metadata"].get("labels", {}).get("conduit.io/control-plane-component") == "proxy-injector"]
 print(yaml.safe_dump_all(keep))
 EOF
+# the identity component too: the injector's proxy waits for a certificate,
+# and the injector mounts its trust roots (for the proxies it injects)
+/usr/bin/python3 - "$TMP/install.yml" >"$TMP/identity.yml" <<'EOF'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+print(yaml.safe_dump_all([d for d in docs if d["kind"] != "Namespace" and
+        d["metadata"].get("labels", {}).get("conduit.io/control-plane-component") == "identity"]))
+EOF
 expect_eq "install's injector part: Namespace, ServiceAccount, ClusterRole(Binding), Secret, Service, Deployment, MutatingWebhookConfiguration" \
 	"$(grep '^kind: ' "$TMP/injector.yml" | sort | tr '\n' ' ')" \
 	"kind: ClusterRole kind: ClusterRoleBinding kind: Deployment kind: MutatingWebhookConfiguration kind: Namespace kind: Secret kind: Service kind: ServiceAccount "
-on_exit "kc delete -f $TMP/injector.yml --wait=false >/dev/null 2>&1"
+on_exit "kc delete -f $TMP/identity.yml --wait=false >/dev/null 2>&1; kc delete -f $TMP/injector.yml --wait=false >/dev/null 2>&1"
 run kc apply -f "$TMP/injector.yml"
 expect_eq "applied" "$RC" 0
+run kc apply -f "$TMP/identity.yml"
+expect_eq "the identity part applied (trust roots, and the proxies' certificates)" "$RC" 0
 run kubectl wait -n "$cp_ns" --timeout=180s deploy/conduit-proxy-injector --for=condition=Available
 if [ "$RC" = 0 ]; then ok "the proxy-injector Deployment becomes Available (certificate loaded, namespaces listed)"; else
 	not_ok "the proxy-injector Deployment becomes Available"
@@ -81,7 +91,15 @@ expect_eq "and the proxy is started and ready" \
 # the same Deployment through `conduit inject`, defaulted by the API server
 # (a server-side dry run: the webhook sees pods only): the same containers,
 # field for field, the same labels
+# with install's trust anchors, as the webhook has them (its ConfigMap)
+/usr/bin/python3 - "$TMP/install.yml" >"$TMP/anchors.pem" <<'EOF'
+import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "ConfigMap" and d["metadata"]["name"] == "conduit-identity-trust-roots":
+        sys.stdout.write(d["data"]["ca-bundle.crt"])
+EOF
 "$CONDUIT" inject --proxy-image "$CONDUIT_IMAGE_REF" --init-image "$CONDUIT_IMAGE_REF" \
+	--identity-trust-anchors-file "$TMP/anchors.pem" \
 	--image-pull-policy Never -n "$cp_ns" "$TMP/web.yml" >"$TMP/web.injected" 2>/dev/null
 kc apply -n "$NS" --dry-run=server -o json -f "$TMP/web.injected" >"$TMP/web.defaulted.json" 2>"$TMP/err"
 cat >"$TMP/compare.py" <<'EOF'
@@ -112,8 +130,8 @@ expect_eq "the webhook's conduit-init and conduit-proxy are conduit inject's, ev
 	"$(echo "$OUT" | head -n 1)" same
 [ "$(echo "$OUT" | head -n 1)" = same ] || { echo "$OUT" | head -c 3000 | sed 's/^/#   /'; diag "$TMP/err"; }
 expect_match "created-by names the injector" "$(echo "$OUT" | sed -n 2p)" '^conduit/proxy-injector v'
-expect_eq "the ServiceAccount token is mounted into the webhook's conduit-proxy too (as into inject's)" \
-	"$(echo "$OUT" | sed -n 3p)" "mounts ['/var/run/secrets/kubernetes.io/serviceaccount']"
+expect_eq "the identity token and the ServiceAccount token are mounted into the webhook's conduit-proxy (as into inject's)" \
+	"$(echo "$OUT" | sed -n 3p)" "mounts ['/var/run/secrets/conduit.io/identity', '/var/run/secrets/kubernetes.io/serviceaccount']"
 
 # --- a namespace nobody annotated stays untouched ----------------------------
 plain=t-50-plain
