@@ -57,6 +57,15 @@ _cleanup() {
 	for ((i = ${#EXIT_HOOKS[@]} - 1; i >= 0; i--)); do
 		eval "${EXIT_HOOKS[$i]}" || true
 	done
+	# under make check-asan: a report from any process this test started
+	# (its log) is a failure, even when the test's checks passed
+	for i in "$TMP"/*.log; do
+		[ -f "$i" ] || continue
+		if grep -qE '^(==[0-9]+==ERROR: (Address|Leak)Sanitizer|.*runtime error: )' "$i"; then
+			echo "not ok - sanitizer report in $(basename "$i")"
+			grep -m 20 -E 'Sanitizer|runtime error|^    #[0-9]' "$i" | sed 's/^/#   /'
+		fi
+	done
 	rm -rf "$TMP"
 }
 trap _cleanup EXIT
