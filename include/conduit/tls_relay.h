@@ -25,6 +25,10 @@
  * ("web.emojivoto.serviceaccount.identity.conduit.cluster.local").
  * mbedtls is included only by tls_relay.c.
  *
+ * Sessions are resumed (RFC 5077 tickets, an hour): a client keeps the
+ * last session of each server identity and address, so a connection per
+ * request costs symmetric crypto only after the first.
+ *
  * Memory: a relay holds one 16 KiB buffer per direction (from the end of
  * its handshake), plus mbedtls's record buffers (about 16.6 KiB in, 16.6
  * KiB out) and session (the peer's certificate): about 70 KiB in all,
@@ -91,6 +95,9 @@ struct tls_relay_group {
 	struct tls_relay *dead; /* finished, freed by the reaper */
 	size_t active;		/* relays that still hold sockets */
 	ev_check reaper;
+	uint64_t handshakes;	 /* completed, both sides */
+	uint64_t client_resumed; /* of the client's, resumed sessions (no
+				  * ECDHE, no signatures) */
 };
 
 void tls_relay_group_init(struct tls_relay_group *g, struct ev_loop *loop);

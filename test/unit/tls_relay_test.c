@@ -1260,6 +1260,86 @@ START_TEST(test_rotation)
 }
 END_TEST
 
+/*
+ * one_exchange - a client connection to w through cm expecting server
+ * identity EMOJI: the server sees it as want_id; both ends closed after
+ */
+static void one_exchange(struct world *w, struct tls_mesh *cm,
+			 const char *want_id)
+{
+	struct cli_res cr;
+	struct tls_relay *c;
+	char got[16];
+	int p, i = w->nsrv;
+
+	c = client(w, cm, EMOJI, &p, &cr);
+	SPIN(w, w->srv[i].done);
+	ck_assert_msg(w->srv[i].fd >= 0, "%s", w->srv[i].id);
+	ck_assert_str_eq(w->srv[i].id, want_id);
+	app_write(w, p, "ping", 4);
+	shutdown(p, SHUT_WR);
+	ck_assert_int_eq(app_read_eof(w, w->srv[i].fd, got, sizeof(got)), 4);
+	shutdown(w->srv[i].fd, SHUT_WR);
+	ck_assert_int_eq(app_read_eof(w, p, got, sizeof(got)), 0);
+	close(p);
+	close(w->srv[i].fd);
+	w->srv[i].fd = -1;
+	SPIN(w, count(w) == 0);
+	ck_assert(!cr.failed);
+	tls_relay_cancel(c);
+}
+
+/*
+ * session resumption: the second connection to the same server resumes
+ * (no ECDHE, no signatures) and the server still knows who the client
+ * is; new credentials on either side start over with a full handshake,
+ * and a client with a new certificate shows the new identity
+ */
+START_TEST(test_resumption)
+{
+	struct tls_mesh *sm = mesh(&root.pem, &root, EMOJI);
+	struct tls_mesh *cm = mesh(&root.pem, &root, WEB);
+	struct leaf l;
+	struct world w;
+
+	world_init(&w, sm);
+	one_exchange(&w, cm, WEB);
+	ck_assert_uint_eq(w.cg.handshakes, 1);
+	ck_assert_uint_eq(w.cg.client_resumed, 0);
+	one_exchange(&w, cm, WEB);
+	ck_assert_uint_eq(w.cg.handshakes, 2);
+	ck_assert_uint_eq(w.cg.client_resumed, 1);
+	one_exchange(&w, cm, WEB);
+	ck_assert_uint_eq(w.cg.client_resumed, 2);
+
+	/* the server's new certificate comes with new ticket keys: the
+	 * client's ticket is refused, a full handshake follows */
+	leaf_make(&l, &root, EMOJI, -60, 7200);
+	set_cert(sm, &l);
+	leaf_free(&l);
+	one_exchange(&w, cm, WEB);
+	ck_assert_uint_eq(w.cg.client_resumed, 2);
+	one_exchange(&w, cm, WEB);
+	ck_assert_uint_eq(w.cg.client_resumed, 3);
+
+	/* the client's new certificate: no old session is offered, and the
+	 * server sees the new identity */
+	leaf_make(&l, &root, VOTING, -60, 3600);
+	set_cert(cm, &l);
+	leaf_free(&l);
+	one_exchange(&w, cm, VOTING);
+	ck_assert_uint_eq(w.cg.client_resumed, 3);
+	one_exchange(&w, cm, VOTING);
+	ck_assert_uint_eq(w.cg.client_resumed, 4);
+	ck_assert_uint_eq(w.cg.handshakes, 7);
+	ck_assert_uint_eq(w.g.handshakes, 7);
+	ck_assert_int_eq(log_count(&w, "failed"), 0);
+	world_free(&w);
+	tls_mesh_free(sm);
+	tls_mesh_free(cm);
+}
+END_TEST
+
 static int set_chain(struct tls_mesh *m, const struct buf *key,
 		     const struct buf *leaf, const struct buf *inter)
 {
@@ -1791,6 +1871,7 @@ Suite *tls_relay_suite(void)
 	tcase_add_test(tc, test_reset_mid_stream);
 	tcase_add_test(tc, test_other_clients);
 	tcase_add_test(tc, test_rotation);
+	tcase_add_test(tc, test_resumption);
 	tcase_add_test(tc, test_set_cert_refusals);
 	tcase_add_test(tc, test_free_all);
 	tcase_add_test(tc, test_refusals);
