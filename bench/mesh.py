@@ -27,6 +27,8 @@ Configurations:
   conduit-mesh  client -> client sidecar's outbound listener, routed by
                 :authority/Host through `conduit controller --cluster-dir`
                 (local mode) to the server pod's sidecar inbound -> origin
+  conduit-mtls  the mesh path with identity: both sidecars certified by the
+                controller's identity component, mutual TLS between them
   haproxy, haproxy-x2, nghttpx, nghttpx-x2: the same one- and two-hop roles
 Figures: throughput and its ratio to direct; proxy CPU per request (sum
 over the proxies on the path, from /proc/PID/task/*/schedstat, children
@@ -203,8 +205,9 @@ def run(argv, timeout):
 
 # --- proxies ----------------------------------------------------------------
 
-def conduit_proxy(name, inbound, fwd=None, tcp_ports=(), dst=None):
-    """a conduit proxy; inbound is (ip, port); returns (proc, admin addr)"""
+def conduit_proxy(name, inbound, fwd=None, tcp_ports=(), dst=None, ident=None):
+    """a conduit proxy; inbound is (ip, port); ident (service account)
+    gives it an identity; returns (proc, ready predicate)"""
     ip = inbound[0]
     admin = (ip, free_port())
     argv = [CONDUIT, "proxy", "--log", "warn",
@@ -219,6 +222,12 @@ def conduit_proxy(name, inbound, fwd=None, tcp_ports=(), dst=None):
                  ",".join(str(p) for p in tcp_ports)]
     if dst:
         argv += ["--destination-svc-addr", f"{HOST}:{dst}"]
+    if ident:
+        argv += ["--identity-trust-anchors-file", os.path.join(WORK, "ca", "root.crt"),
+                 "--identity-local-name",
+                 f"{ident}.demo.serviceaccount.identity.conduit.cluster.local",
+                 "--identity-svc-addr", f"{HOST}:{ID_PORT}",
+                 "--identity-token-file", os.path.join(WORK, "tokens", f"demo.{ident}")]
     p = start(name, argv)
     return p, lambda: http_status(admin[0], admin[1], "/ready") == 200
 
@@ -264,12 +273,61 @@ def nghttpx(name, port, target, mode):
 # loopback (127.0.1.x) and whose containerPort is its sidecar's inbound port
 
 POD_IP = {"h2c": "127.0.1.10", "grpc": "127.0.1.11", "h1": "127.0.1.12"}
+POD_IP_TLS = {"h2c": "127.0.1.13", "grpc": "127.0.1.14", "h1": "127.0.1.15"}
+ID_PORT = 0             # the identity component's port, once started
+
+
+def make_identity(d):
+    """a trust anchor and an issuer (openssl, ECDSA P-256) in d/ca, the
+    issuer directory d/issuer, and a token per service account in
+    d/tokens (local mode)"""
+    ca, iss, tok = (os.path.join(d, x) for x in ("ca", "issuer", "tokens"))
+    for x in (ca, iss, tok):
+        os.makedirs(x, exist_ok=True)
+    sh = lambda *a: subprocess.run(a, check=True, cwd=ca,  # noqa: E731
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sh("openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "root.key")
+    sh("openssl", "req", "-x509", "-new", "-key", "root.key", "-subj", "/CN=root.bench",
+       "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE",
+       "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", "root.crt")
+    sh("openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "issuer.key")
+    with open(os.path.join(ca, "issuer.ext"), "w") as f:
+        f.write("basicConstraints=critical,CA:TRUE,pathlen:0\n"
+                "keyUsage=critical,keyCertSign,cRLSign\n")
+    sh("openssl", "req", "-new", "-key", "issuer.key", "-subj", "/CN=identity.bench",
+       "-out", "issuer.csr")
+    sh("openssl", "x509", "-req", "-in", "issuer.csr", "-CA", "root.crt", "-CAkey",
+       "root.key", "-CAcreateserial", "-days", "1", "-extfile", "issuer.ext",
+       "-out", "issuer.crt")
+    shutil.copy(os.path.join(ca, "issuer.crt"), os.path.join(iss, "tls.crt"))
+    shutil.copy(os.path.join(ca, "issuer.key"), os.path.join(iss, "tls.key"))
+    shutil.copy(os.path.join(ca, "root.crt"), os.path.join(iss, "ca.crt"))
+    for sa in ["client"] + [f"server-{wl}-tls" for wl in POD_IP_TLS]:
+        with open(os.path.join(tok, f"demo.{sa}"), "w") as f:
+            f.write(f"bench-token-{sa}-{os.getpid()}\n")
 
 
 def write_cluster(d, pod_ports):
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "mesh.yml"), "w") as f:
         for wl, port in pod_ports.items():
+            # the same behind a sidecar with an identity: mutual TLS
+            f.write(f"""---
+apiVersion: v1
+kind: Pod
+metadata: {{name: server-{wl}-tls, namespace: demo, labels: {{app: server-{wl}-tls}}}}
+spec:
+  serviceAccountName: server-{wl}-tls
+  containers:
+  - {{name: app, ports: [{{name: http, containerPort: {port}}}]}}
+  - {{name: conduit-proxy, env: [{{name: CONDUIT_PROXY_IDENTITY_TRUST_ANCHORS, value: x}}]}}
+status: {{phase: Running, podIP: {POD_IP_TLS[wl]}, conditions: [{{type: Ready, status: "True"}}]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: server-{wl}-tls, namespace: demo}}
+spec: {{selector: {{app: server-{wl}-tls}}, ports: [{{name: http, port: 80, targetPort: http}}]}}
+""")
             f.write(f"""---
 apiVersion: v1
 kind: Pod
@@ -315,6 +373,16 @@ def setup(wl, origin, mode, dst_port, pod_port):
         pc, rc = conduit_proxy(f"{wl}-mesh-client", ("127.0.1.20", free_port()),
                                dst=dst_port)
         cfgs["conduit-mesh"] = (c, f"server-{wl}.{SVC_DOMAIN}", [pc, ps],
+                                [rc, rs])
+        # the same with identities: mutual TLS between the sidecars
+        s = (POD_IP_TLS[wl], pod_port)
+        ps, rs = conduit_proxy(f"{wl}-mtls-server", s, origin,
+                               ident=f"server-{wl}-tls")
+        OUTBOUND[f"{wl}-mtls-client"] = free_port()
+        c = ("127.0.1.21", OUTBOUND[f"{wl}-mtls-client"])
+        pc, rc = conduit_proxy(f"{wl}-mtls-client", ("127.0.1.21", free_port()),
+                               dst=dst_port, ident="client")
+        cfgs["conduit-mtls"] = (c, f"server-{wl}-tls.{SVC_DOMAIN}", [pc, ps],
                                 [rc, rs])
     # peers in the same roles
     hmode = "tcp" if tcp else ("h1" if mode == "h1" else "h2")
@@ -741,7 +809,7 @@ def report(orders, ready, out, env):
 
 
 def main():
-    global CONDUIT, CONDUIT_NAME, GRPC_PEER, GRPC_REQ, WORK, SELF
+    global CONDUIT, CONDUIT_NAME, GRPC_PEER, GRPC_REQ, WORK, SELF, ID_PORT
     SELF = os.path.realpath(__file__)
     if len(sys.argv) >= 2 and sys.argv[1] == "_sink":
         tcp_sink(sys.argv[2], int(sys.argv[3]))
@@ -787,8 +855,14 @@ http {{
         cluster = os.path.join(WORK, "cluster")
         write_cluster(cluster, pod_ports)
         dst, cadm = free_port(), free_port()
+        ID_PORT = free_port()
+        make_identity(WORK)
         ctl = start("controller", [CONDUIT, "controller", "--cluster-dir", cluster,
+                                   "--components", "destination,identity",
                                    "--destination-addr", f"{HOST}:{dst}",
+                                   "--identity-addr", f"{HOST}:{ID_PORT}",
+                                   "--identity-issuer-dir", os.path.join(WORK, "issuer"),
+                                   "--identity-tokens-dir", os.path.join(WORK, "tokens"),
                                    "--admin-addr", f"{HOST}:{cadm}",
                                    "--log-level", "warn"])
         if not wait_for(lambda: http_status(HOST, cadm, "/ready") == 200):

@@ -924,9 +924,10 @@ static void relay_start(struct tls_relay *r)
 	r->up.buf = r->mem;
 	r->down.buf = r->mem + RELAY_BUF;
 	r->state = R_RELAY;
-	log_debug("TLS session up", "side=%s peer=%s id=%s suite=%s",
+	log_debug("TLS session up", "side=%s peer=%s id=%s suite=%s full=%s",
 		  r->server ? "server" : "client", r->target,
-		  r->id[0] ? r->id : "-", mbedtls_ssl_get_ciphersuite(&r->ssl));
+		  r->id[0] ? r->id : "-", mbedtls_ssl_get_ciphersuite(&r->ssl),
+		  r->verified ? "true" : "false");
 	if (r->server) {
 		int sv[2], e = make_pair(sv);
 
