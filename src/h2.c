@@ -1078,6 +1078,38 @@ static void limits_default(struct h2_limits *l)
 		l->settings_timeout = H2_DEFAULT_SETTINGS_TIMEOUT;
 }
 
+/*
+ * nghttp2's allocations go to the size-class caches (pool.h): it makes
+ * about 8 a proxied request (on each side the head's field array, its
+ * outbound item and the stream; a DATA item) and frees them within the
+ * request, at a rate glibc's own small cache does not keep up with.
+ */
+static void *ng_malloc(size_t n, void *ud)
+{
+	(void)ud;
+	return pool_malloc(n);
+}
+
+static void ng_free(void *p, void *ud)
+{
+	(void)ud;
+	pool_free(p);
+}
+
+static void *ng_calloc(size_t n, size_t size, void *ud)
+{
+	(void)ud;
+	return pool_calloc(n, size);
+}
+
+static void *ng_realloc(void *p, size_t n, void *ud)
+{
+	(void)ud;
+	return pool_realloc(p, n);
+}
+
+static nghttp2_mem ng_mem = {NULL, ng_malloc, ng_free, ng_calloc, ng_realloc};
+
 static int session_new(struct h2_conn *c)
 {
 	nghttp2_session_callbacks *cbs;
@@ -1111,9 +1143,9 @@ static int session_new(struct h2_conn *c)
 	if (c->lim.manual_flow)
 		nghttp2_option_set_no_auto_window_update(opt, 1);
 	if (c->role == H2_SERVER)
-		rv = nghttp2_session_server_new2(&c->sess, cbs, c, opt);
+		rv = nghttp2_session_server_new3(&c->sess, cbs, c, opt, &ng_mem);
 	else
-		rv = nghttp2_session_client_new2(&c->sess, cbs, c, opt);
+		rv = nghttp2_session_client_new3(&c->sess, cbs, c, opt, &ng_mem);
 	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cbs);
 	if (rv)

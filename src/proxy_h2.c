@@ -1116,8 +1116,10 @@ static void on_request(struct hconn *hc, struct h2_stream *s,
 	r->replayable = true;
 	r->start_ns = time_mono_ns();
 	retry_budget_deposit(&c->px->retries, ev_now(c->px->loop));
-	arena_init(&r->arena, 2048, (size_t)c->px->cfg->h2_max_header_list * 2 +
-					    4096);
+	/* the heads and trailers kept (keep()): one block of 2 KiB holds
+	 * a usual request's, its allocation pool_malloc's 2 KiB class */
+	arena_init(&r->arena, ARENA_BLOCK_FIT(2048),
+		   (size_t)c->px->cfg->h2_max_header_list * 4 + 4096);
 	buf_init(&r->body, BODY_MAX);
 	ev_timer_init(&r->timer, on_req_timer, 0, 0);
 	r->next = hc->reqs;
