@@ -34,25 +34,32 @@
 
 /* --- pure helpers --------------------------------------------------------- */
 
-static bool name_is(const char *name, size_t len, const char *lit)
-{
-	return len == strlen(lit) && !memcmp(name, lit, len);
-}
+/* NAME_IS - name[0..len) is the literal lit */
+#define NAME_IS(name, len, lit)                                                \
+	((len) == sizeof(lit) - 1 && !memcmp((name), (lit), sizeof(lit) - 1))
 
 bool proxy_h2_drop_field(const char *name, size_t nlen, const char *value,
 			 size_t vlen)
 {
-	static const char *const conn_specific[] = {
-		"connection", "keep-alive", "proxy-connection",
-		"transfer-encoding", "upgrade",
-	};
-
-	for (size_t i = 0; i < ARRAY_SIZE(conn_specific); i++)
-		if (name_is(name, nlen, conn_specific[i]))
-			return true;
-	/* TE may only say "trailers" in HTTP/2 (RFC 9113 8.2.2) */
-	return name_is(name, nlen, "te") &&
-	       !(vlen == 8 && !strncasecmp(value, "trailers", 8));
+	/* every field of every head and trailer block passes here: one
+	 * length test for most of them */
+	switch (nlen) {
+	case 2:
+		/* TE may only say "trailers" in HTTP/2 (RFC 9113 8.2.2) */
+		return NAME_IS(name, nlen, "te") &&
+		       !(vlen == 8 && !strncasecmp(value, "trailers", 8));
+	case 7:
+		return NAME_IS(name, nlen, "upgrade");
+	case 10:
+		return NAME_IS(name, nlen, "connection") ||
+		       NAME_IS(name, nlen, "keep-alive");
+	case 16:
+		return NAME_IS(name, nlen, "proxy-connection");
+	case 17:
+		return NAME_IS(name, nlen, "transfer-encoding");
+	default:
+		return false;
+	}
 }
 
 bool proxy_h2_is_grpc(const struct h2_header *h, size_t n)
@@ -961,7 +968,7 @@ static void deadline_left(struct proxy_h2_req *r)
 	for (size_t i = 0; i < r->nhead; i++) {
 		struct h2_header *h = &r->head[i];
 
-		if (!name_is(h->name, h->name_len, "grpc-timeout"))
+		if (!NAME_IS(h->name, h->name_len, "grpc-timeout"))
 			continue;
 		copy = arena_strdup(&r->arena, v);
 		if (copy) {
@@ -1148,11 +1155,11 @@ static void on_request(struct hconn *hc, struct h2_stream *s,
 	for (size_t i = 0; i < r->nhead; i++) {
 		const struct h2_header *k = &r->head[i];
 
-		if (name_is(k->name, k->name_len, ":authority") ||
-		    (!r->authority && name_is(k->name, k->name_len, "host"))) {
+		if (NAME_IS(k->name, k->name_len, ":authority") ||
+		    (!r->authority && NAME_IS(k->name, k->name_len, "host"))) {
 			r->authority = k->value;
 			r->authority_len = k->value_len;
-		} else if (name_is(k->name, k->name_len, ":path")) {
+		} else if (NAME_IS(k->name, k->name_len, ":path")) {
 			r->path = k->value;
 		}
 	}

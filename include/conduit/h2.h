@@ -123,10 +123,20 @@ static inline struct h2_header h2_header_str(const char *name,
 
 /*
  * h2_header_find - the first field called name (exact, lowercase) in
- * h[0..n), or NULL. Returns a pointer into h.
+ * h[0..n), or NULL. Returns a pointer into h. Inline: with a literal
+ * name the compiler knows its length (the proxy looks for several names
+ * in every head).
  */
-const struct h2_header *h2_header_find(const struct h2_header *h, size_t n,
-				       const char *name);
+static inline const struct h2_header *
+h2_header_find(const struct h2_header *h, size_t n, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < n; i++)
+		if (h[i].name_len == len && !memcmp(h[i].name, name, len))
+			return &h[i];
+	return NULL;
+}
 
 /* Limits; a zero field takes the default in brackets. */
 struct h2_limits {
