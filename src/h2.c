@@ -2,6 +2,7 @@
 /* h2.c - HTTP/2 connections over sockets or memory, on libev (nghttp2) */
 #include "conduit/h2.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -44,7 +45,10 @@ struct h2_stream {
 	int32_t id;
 	void *data;	     /* the owner's */
 	struct buf sendq;    /* body bytes nghttp2 has not taken */
-	struct buf trailers; /* [u32 nlen][u32 vlen] name value ... */
+	/* trailers to end with: the owner's (h2_stream_end_no_copy), or
+	 * tcopy, one allocation holding the array and its bytes */
+	const struct h2_header *trailers;
+	void *tcopy;
 	size_t ntrailers;
 	size_t sent;	     /* left sendq, not yet reported */
 	size_t unconsumed;   /* manual flow: delivered, unacked */
@@ -240,7 +244,6 @@ static struct h2_stream *stream_new(struct h2_conn *c, int32_t id, void *data)
 	s->id = id;
 	s->data = data;
 	buf_init(&s->sendq, c->lim.stream_send_max);
-	buf_init(&s->trailers, 0);
 	s->next = c->streams;
 	if (c->streams)
 		c->streams->prev = s;
@@ -288,7 +291,7 @@ static void stream_destroy(struct h2_conn *c, struct h2_stream *s,
 	if (s->announced && c->cb->on_stream_close)
 		c->cb->on_stream_close(s, error);
 	buf_release(&s->sendq);
-	buf_release(&s->trailers);
+	pool_free(s->tcopy);
 	pool_put(&c->stream_pool, s);
 }
 
@@ -1411,12 +1414,19 @@ void h2_conn_output_consume(struct h2_conn *c, size_t n)
 
 /*
  * to_nv - h[0..n) as nghttp2 fields, in stackv when they fit. Returns
- * the array (free it when != stackv) or NULL.
+ * the array (free it when != stackv) or NULL. With H2_NO_COPY in flags
+ * nghttp2 references the bytes instead of copying (and lowercasing) them:
+ * it reads them only while it makes the frame, which it does only for a
+ * stream still open (a HEADERS frame for a closed or cancelled stream is
+ * dropped unread), so bytes that live as long as our stream do.
  */
-static nghttp2_nv *to_nv(const struct h2_header *h, size_t n,
+static nghttp2_nv *to_nv(const struct h2_header *h, size_t n, unsigned flags,
 			 nghttp2_nv *stackv)
 {
 	nghttp2_nv *nv = n <= STACK_NV ? stackv : malloc(n * sizeof(*nv));
+	uint8_t nvf = flags & H2_NO_COPY ? NGHTTP2_NV_FLAG_NO_COPY_NAME |
+						   NGHTTP2_NV_FLAG_NO_COPY_VALUE
+					 : NGHTTP2_NV_FLAG_NONE;
 
 	if (!nv)
 		return NULL;
@@ -1425,34 +1435,21 @@ static nghttp2_nv *to_nv(const struct h2_header *h, size_t n,
 		nv[i].namelen = h[i].name_len;
 		nv[i].value = (uint8_t *)(uintptr_t)h[i].value;
 		nv[i].valuelen = h[i].value_len;
-		nv[i].flags = NGHTTP2_NV_FLAG_NONE;
+		nv[i].flags = nvf;
 	}
 	return nv;
 }
 
+/* submit_trailers - s's trailers: lowercase, and alive as long as s
+ * (the owner's, or tcopy), so nghttp2 need not copy them */
 static int submit_trailers(struct h2_conn *c, struct h2_stream *s)
 {
-	nghttp2_nv stackv[STACK_NV] = {0};
-	nghttp2_nv *nv = s->ntrailers <= STACK_NV
-			     ? stackv
-			     : malloc(s->ntrailers * sizeof(*nv));
-	const unsigned char *p = buf_head(&s->trailers);
+	nghttp2_nv stackv[STACK_NV];
+	nghttp2_nv *nv = to_nv(s->trailers, s->ntrailers, H2_NO_COPY, stackv);
 	int rv;
 
 	if (!nv)
 		return -ENOMEM;
-	for (size_t i = 0; i < s->ntrailers; i++) {
-		uint32_t nl, vl;
-
-		memcpy(&nl, p, 4);
-		memcpy(&vl, p + 4, 4);
-		nv[i].name = (uint8_t *)(uintptr_t)(p + 8);
-		nv[i].namelen = nl;
-		nv[i].value = (uint8_t *)(uintptr_t)(p + 8 + nl);
-		nv[i].valuelen = vl;
-		nv[i].flags = NGHTTP2_NV_FLAG_NONE;
-		p += 8 + nl + vl;
-	}
 	rv = nghttp2_submit_trailer(c->sess, s->id, nv, s->ntrailers);
 	if (nv != stackv)
 		free(nv);
@@ -1472,7 +1469,7 @@ int h2_conn_request(struct h2_conn *c, const struct h2_header *h, size_t n,
 		return -EINVAL;
 	if (!h2_conn_can_submit(c))
 		return -ENOTCONN;
-	nv = to_nv(h, n, stackv);
+	nv = to_nv(h, n, flags, stackv);
 	if (!nv)
 		return -ENOMEM;
 	s = stream_new(c, 0, data);
@@ -1537,7 +1534,7 @@ int h2_stream_respond(struct h2_stream *s, const struct h2_header *h, size_t n,
 		return -EALREADY;
 	if (s->reset || c->closed)
 		return -EPIPE;
-	nv = to_nv(h, n, stackv);
+	nv = to_nv(h, n, flags, stackv);
 	if (!nv)
 		return -ENOMEM;
 	if (flags & H2_END) {
@@ -1608,7 +1605,40 @@ int h2_stream_set_send_max(struct h2_stream *s, size_t max)
 	return 0;
 }
 
-int h2_stream_end(struct h2_stream *s, const struct h2_header *t, size_t n)
+/* copy_trailers - t[0..n) into one allocation (names lowercased), kept
+ * by s until it closes */
+static int copy_trailers(struct h2_stream *s, const struct h2_header *t,
+			 size_t n)
+{
+	size_t bytes = n * sizeof(*t);
+	struct h2_header *h;
+	char *p;
+
+	for (size_t i = 0; i < n; i++)
+		bytes += t[i].name_len + t[i].value_len + 2;
+	s->tcopy = pool_malloc(bytes);
+	if (!s->tcopy)
+		return -ENOMEM;
+	h = s->tcopy;
+	p = (char *)(h + n);
+	for (size_t i = 0; i < n; i++) {
+		h[i].name = p;
+		h[i].name_len = t[i].name_len;
+		for (size_t k = 0; k < t[i].name_len; k++)
+			*p++ = (char)tolower((unsigned char)t[i].name[k]);
+		*p++ = '\0';
+		h[i].value = p;
+		h[i].value_len = t[i].value_len;
+		memcpy(p, t[i].value, t[i].value_len);
+		p += t[i].value_len;
+		*p++ = '\0';
+	}
+	s->trailers = h;
+	return 0;
+}
+
+static int stream_end(struct h2_stream *s, const struct h2_header *t,
+		      size_t n, bool copy)
 {
 	struct h2_conn *c = s->c;
 
@@ -1616,24 +1646,27 @@ int h2_stream_end(struct h2_stream *s, const struct h2_header *t, size_t n)
 		return -EALREADY;
 	if (s->reset || c->closed)
 		return -EPIPE;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t nl = (uint32_t)t[i].name_len;
-		uint32_t vl = (uint32_t)t[i].value_len;
-
-		if (buf_append(&s->trailers, &nl, 4) ||
-		    buf_append(&s->trailers, &vl, 4) ||
-		    buf_append(&s->trailers, t[i].name, nl) ||
-		    buf_append(&s->trailers, t[i].value, vl)) {
-			buf_clear(&s->trailers);
-			return -ENOMEM;
-		}
-	}
+	if (n && copy && copy_trailers(s, t, n))
+		return -ENOMEM;
+	if (n && !copy)
+		s->trailers = t;
 	s->ntrailers = n;
 	s->ended = true;
 	enter(c);
 	resume(c, s);
 	leave_api(c);
 	return 0;
+}
+
+int h2_stream_end(struct h2_stream *s, const struct h2_header *t, size_t n)
+{
+	return stream_end(s, t, n, true);
+}
+
+int h2_stream_end_no_copy(struct h2_stream *s, const struct h2_header *t,
+			  size_t n)
+{
+	return stream_end(s, t, n, false);
 }
 
 int h2_stream_reset(struct h2_stream *s, uint32_t error)

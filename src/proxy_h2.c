@@ -793,26 +793,41 @@ static size_t filter(const struct h2_header *h, size_t n, struct h2_header *out)
 	return k;
 }
 
-/* keep - a filtered copy of h[0..n) in r's arena; NULL when over */
+/*
+ * keep - a filtered copy of h[0..n) in r's arena, NULL when over: one
+ * allocation, the array then every name and value NUL-terminated. It
+ * lives until r is freed, which is after both of r's streams closed (or
+ * with the client connection), so it goes out on the other side with
+ * H2_NO_COPY: the one copy of a head the proxy makes. (Sizes count the
+ * dropped fields too: a few bytes more, one pass less.)
+ */
 static struct h2_header *keep(struct proxy_h2_req *r, const struct h2_header *h,
 			      size_t n, size_t *kept)
 {
-	struct h2_header *out = arena_alloc(&r->arena, (n ? n : 1) * sizeof(*out));
-	size_t k = 0;
+	size_t bytes = (n ? n : 1) * sizeof(struct h2_header), k = 0;
+	struct h2_header *out;
+	char *p;
 
+	for (size_t i = 0; i < n; i++)
+		bytes += h[i].name_len + h[i].value_len + 2;
+	out = arena_alloc(&r->arena, bytes);
 	if (!out)
 		return NULL;
+	p = (char *)(out + (n ? n : 1));
 	for (size_t i = 0; i < n; i++) {
 		if (proxy_h2_drop_field(h[i].name, h[i].name_len, h[i].value,
 					h[i].value_len))
 			continue;
-		out[k].name = arena_strndup(&r->arena, h[i].name, h[i].name_len);
-		out[k].value = arena_strndup(&r->arena, h[i].value,
-					     h[i].value_len);
-		if (!out[k].name || !out[k].value)
-			return NULL;
+		out[k].name = p;
 		out[k].name_len = h[i].name_len;
+		memcpy(p, h[i].name, h[i].name_len);
+		p += h[i].name_len;
+		*p++ = '\0';
+		out[k].value = p;
 		out[k].value_len = h[i].value_len;
+		memcpy(p, h[i].value, h[i].value_len);
+		p += h[i].value_len;
+		*p++ = '\0';
 		k++;
 	}
 	*kept = k;
@@ -985,8 +1000,9 @@ static void req_open(struct proxy_h2_req *r, struct up *u)
 
 	r->up = u;
 	deadline_left(r);
-	err = h2_conn_request(u->h2, r->head, r->nhead, end ? H2_END : 0, r,
-			      &r->su);
+	/* the head lives in r's arena until su closes: not copied again */
+	err = h2_conn_request(u->h2, r->head, r->nhead,
+			      H2_NO_COPY | (end ? H2_END : 0), r, &r->su);
 	if (err) {
 		r->su = NULL;
 		u->goaway = true; /* it takes no more */
@@ -1311,12 +1327,45 @@ static const struct h2_callbacks client_callbacks = {
 
 /* --- the upstream side ------------------------------------------------------- */
 
+/*
+ * respond - pass a response head to the client: kept in r's arena (which
+ * outlives the client stream) and sent from there uncopied; when the
+ * arena is full, filtered on the stack and copied by h2
+ */
+static int respond(struct proxy_h2_req *r, const struct h2_header *h, size_t n,
+		   bool end)
+{
+	struct h2_header out[MAX_FIELDS];
+	const struct h2_header *kept;
+	size_t k;
+
+	kept = keep(r, h, n, &k);
+	if (kept)
+		return h2_stream_respond(r->sc, kept, k,
+					 H2_NO_COPY | (end ? H2_END : 0));
+	k = filter(h, n, out);
+	return h2_stream_respond(r->sc, out, k, end ? H2_END : 0);
+}
+
+/* end_with - the response's trailers to the client, kept as respond()
+ * keeps a head */
+static int end_with(struct proxy_h2_req *r, const struct h2_header *h,
+		    size_t n)
+{
+	struct h2_header out[MAX_FIELDS];
+	const struct h2_header *kept;
+	size_t k;
+
+	kept = keep(r, h, n, &k);
+	if (kept)
+		return h2_stream_end_no_copy(r->sc, kept, k);
+	return h2_stream_end(r->sc, out, filter(h, n, out));
+}
+
 static void on_response(struct proxy_h2_req *r, const struct h2_header *h,
 			size_t n, bool end)
 {
-	struct h2_header out[MAX_FIELDS];
 	const struct h2_header *st = h2_header_find(h, n, ":status");
-	size_t k;
 
 	r->resp_head = true;
 	r->head_ns = time_mono_ns();
@@ -1333,8 +1382,7 @@ static void on_response(struct proxy_h2_req *r, const struct h2_header *h,
 			r->grpc_status = atoi(g->value);
 		r->resp_ended = true;
 	}
-	k = filter(h, n, out);
-	if (h2_stream_respond(r->sc, out, k, end ? H2_END : 0)) {
+	if (respond(r, h, n, end)) {
 		h2_stream_reset(r->sc, H2_INTERNAL_ERROR);
 		up_reset(r, H2_CANCEL);
 	}
@@ -1344,7 +1392,6 @@ static void on_up_headers(struct h2_stream *s, enum h2_head kind,
 			  const struct h2_header *h, size_t n, bool end)
 {
 	struct proxy_h2_req *r = h2_stream_data(s);
-	struct h2_header out[MAX_FIELDS];
 	const struct h2_header *g;
 
 	if (!r || kind == H2_HEAD_INFO)
@@ -1363,7 +1410,7 @@ static void on_up_headers(struct h2_stream *s, enum h2_head kind,
 		r->grpc_status = atoi(g->value);
 	r->resp_ended = true;
 	ev_timer_stop(req_loop(r), &r->timer);
-	if (h2_stream_end(r->sc, out, filter(h, n, out)))
+	if (end_with(r, h, n))
 		h2_stream_reset(r->sc, H2_INTERNAL_ERROR);
 }
 
