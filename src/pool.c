@@ -92,9 +92,9 @@ void pool_put(struct pool *p, void *obj)
 #endif
 #endif
 #ifndef CACHE_BYTES
-#define CACHE_BYTES (64u << 10) /* cached per class, at most... */
+#define CACHE_BYTES (512u << 10) /* cached by a thread, at most... */
 #endif
-#define CACHE_MIN 16		/* ... but at least this many blocks */
+#define CACHE_MIN 16 /* ... but a class may always keep this many blocks */
 #define CLASS_MAX 4096		/* larger sizes go to malloc() */
 #define LARGE	  0xffffu	/* the class of a malloc()'d block */
 
@@ -118,6 +118,7 @@ struct mcache {
 };
 
 static _Thread_local struct mcache caches[NCLASS];
+static _Thread_local size_t cached; /* bytes in all the lists */
 
 /* class_of[(n + 15) / 16]: the smallest class holding n <= CLASS_MAX */
 static unsigned char class_of[CLASS_MAX / 16 + 1];
@@ -138,11 +139,11 @@ static inline unsigned size_class(size_t n)
 	return class_of[(n + 15) >> 4];
 }
 
-static inline uint32_t cache_max(unsigned cls)
+/* cache_full - a freed block of class cls goes back to free() */
+static inline bool cache_full(unsigned cls)
 {
-	uint32_t n = CACHE_BYTES / class_size[cls];
-
-	return CACHE_BYTES ? MAX(n, CACHE_MIN) : 0;
+	return !CACHE_BYTES || (cached + class_size[cls] > CACHE_BYTES &&
+				caches[cls].n >= CACHE_MIN);
 }
 
 void *pool_malloc(size_t n)
@@ -165,6 +166,7 @@ void *pool_malloc(size_t n)
 
 		caches[cls].head = *(void **)p;
 		caches[cls].n--;
+		cached -= class_size[cls];
 		return p;
 	}
 	h = malloc(sizeof(*h) + class_size[cls]);
@@ -195,13 +197,14 @@ void pool_free(void *p)
 		return;
 	h = (struct mhdr *)p - 1;
 	cls = h->cls;
-	if (cls == LARGE || caches[cls].n >= cache_max(cls)) {
+	if (cls == LARGE || cache_full(cls)) {
 		free(h);
 		return;
 	}
 	*(void **)p = caches[cls].head;
 	caches[cls].head = p;
 	caches[cls].n++;
+	cached += class_size[cls];
 }
 
 void *pool_realloc(void *p, size_t n)
@@ -246,13 +249,10 @@ void pool_trim(void)
 		}
 		caches[cls].n = 0;
 	}
+	cached = 0;
 }
 
 size_t pool_cached(void)
 {
-	size_t total = 0;
-
-	for (unsigned cls = 0; cls < NCLASS; cls++)
-		total += (size_t)caches[cls].n * class_size[cls];
-	return total;
+	return cached;
 }

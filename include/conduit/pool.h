@@ -36,13 +36,15 @@ void pool_put(struct pool *p, void *obj);
 /*
  * Size-class caches for short-lived allocations of any size: malloc's
  * API with a free list per size class (32 bytes to 4 KiB) in front of
- * it. A freed block goes to its class's list, up to 64 KiB of blocks a
- * class (at least 16 blocks), and the next allocation of that class takes
- * it back in a few instructions; past the bound, and for sizes above 4
- * KiB, it is malloc() and free(). glibc's own per-thread cache holds 7
- * blocks a size, which a proxy with a few hundred streams in flight
- * overruns at every burst (its _int_malloc and _int_free were 7% of the
- * proxy's instructions; bench/NOTES.md). The lists are per thread.
+ * it. A freed block goes to its class's list while the lists hold less
+ * than 512 KiB (a class may always keep 16 blocks), and the next
+ * allocation of that class takes it back in a few instructions; past the
+ * bound, and for sizes above 4 KiB, it is malloc() and free(). glibc's
+ * own per-thread cache holds 7 blocks a size, which a proxy with a few
+ * hundred streams in flight overruns at every burst (its _int_malloc and
+ * _int_free were 7% of the proxy's instructions; bench/NOTES.md); a
+ * bound per class (64 KiB) still sent one block a request back to glibc.
+ * The lists are per thread.
  * nghttp2 (through its nghttp2_mem), struct buf, struct arena and the
  * h2 streams' trailers allocate here.
  *
