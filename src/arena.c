@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* arena.c - per-request bump allocators freed all at once */
 #include "conduit/arena.h"
+#include "conduit/pool.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@ struct arena_block {
 };
 
 #define BLOCK_HDR ALIGN_UP(sizeof(struct arena_block))
+_Static_assert(BLOCK_HDR == ARENA_BLOCK_HDR, "arena.h says what a header takes");
 
 void arena_init(struct arena *a, size_t block_size, size_t max)
 {
@@ -30,7 +32,7 @@ void arena_release(struct arena *a)
 
 	for (; b; b = next) {
 		next = b->next;
-		free(b);
+		pool_free(b);
 	}
 	arena_init(a, a->block_size, a->max);
 }
@@ -48,7 +50,7 @@ void arena_reset(struct arena *a)
 	for (b = a->head; b; b = next) {
 		next = b->next;
 		if (b != keep)
-			free(b);
+			pool_free(b);
 	}
 	keep->next = NULL;
 	keep->used = 0;
@@ -70,7 +72,7 @@ void *arena_alloc(struct arena *a, size_t n)
 	if (!b || b->size - b->used < need) {
 		size_t size = MAX(a->block_size, need);
 
-		b = malloc(BLOCK_HDR + size);
+		b = pool_malloc(BLOCK_HDR + size);
 		if (!b)
 			return NULL;
 		b->size = size;

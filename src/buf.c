@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* buf.c - growable byte buffers with a hard size limit */
 #include "conduit/buf.h"
+#include "conduit/pool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +21,7 @@ void buf_init(struct buf *b, size_t max)
 
 void buf_release(struct buf *b)
 {
-	free(b->data);
+	pool_free(b->data);
 	buf_init(b, b->max);
 }
 
@@ -63,7 +64,7 @@ static int reserve(struct buf *b, size_t n, size_t slack)
 		memmove(b->data, b->data + b->off, b->len);
 		b->off = 0;
 	}
-	p = realloc(b->data, cap);
+	p = pool_realloc(b->data, cap);
 	if (!p)
 		return -ENOMEM;
 	b->data = p;

@@ -34,25 +34,32 @@
 
 /* --- pure helpers --------------------------------------------------------- */
 
-static bool name_is(const char *name, size_t len, const char *lit)
-{
-	return len == strlen(lit) && !memcmp(name, lit, len);
-}
+/* NAME_IS - name[0..len) is the literal lit */
+#define NAME_IS(name, len, lit)                                                \
+	((len) == sizeof(lit) - 1 && !memcmp((name), (lit), sizeof(lit) - 1))
 
 bool proxy_h2_drop_field(const char *name, size_t nlen, const char *value,
 			 size_t vlen)
 {
-	static const char *const conn_specific[] = {
-		"connection", "keep-alive", "proxy-connection",
-		"transfer-encoding", "upgrade",
-	};
-
-	for (size_t i = 0; i < ARRAY_SIZE(conn_specific); i++)
-		if (name_is(name, nlen, conn_specific[i]))
-			return true;
-	/* TE may only say "trailers" in HTTP/2 (RFC 9113 8.2.2) */
-	return name_is(name, nlen, "te") &&
-	       !(vlen == 8 && !strncasecmp(value, "trailers", 8));
+	/* every field of every head and trailer block passes here: one
+	 * length test for most of them */
+	switch (nlen) {
+	case 2:
+		/* TE may only say "trailers" in HTTP/2 (RFC 9113 8.2.2) */
+		return NAME_IS(name, nlen, "te") &&
+		       !(vlen == 8 && !strncasecmp(value, "trailers", 8));
+	case 7:
+		return NAME_IS(name, nlen, "upgrade");
+	case 10:
+		return NAME_IS(name, nlen, "connection") ||
+		       NAME_IS(name, nlen, "keep-alive");
+	case 16:
+		return NAME_IS(name, nlen, "proxy-connection");
+	case 17:
+		return NAME_IS(name, nlen, "transfer-encoding");
+	default:
+		return false;
+	}
 }
 
 bool proxy_h2_is_grpc(const struct h2_header *h, size_t n)
@@ -805,26 +812,41 @@ static size_t filter(const struct h2_header *h, size_t n, struct h2_header *out)
 	return k;
 }
 
-/* keep - a filtered copy of h[0..n) in r's arena; NULL when over */
+/*
+ * keep - a filtered copy of h[0..n) in r's arena, NULL when over: one
+ * allocation, the array then every name and value NUL-terminated. It
+ * lives until r is freed, which is after both of r's streams closed (or
+ * with the client connection), so it goes out on the other side with
+ * H2_NO_COPY: the one copy of a head the proxy makes. (Sizes count the
+ * dropped fields too: a few bytes more, one pass less.)
+ */
 static struct h2_header *keep(struct proxy_h2_req *r, const struct h2_header *h,
 			      size_t n, size_t *kept)
 {
-	struct h2_header *out = arena_alloc(&r->arena, (n ? n : 1) * sizeof(*out));
-	size_t k = 0;
+	size_t bytes = (n ? n : 1) * sizeof(struct h2_header), k = 0;
+	struct h2_header *out;
+	char *p;
 
+	for (size_t i = 0; i < n; i++)
+		bytes += h[i].name_len + h[i].value_len + 2;
+	out = arena_alloc(&r->arena, bytes);
 	if (!out)
 		return NULL;
+	p = (char *)(out + (n ? n : 1));
 	for (size_t i = 0; i < n; i++) {
 		if (proxy_h2_drop_field(h[i].name, h[i].name_len, h[i].value,
 					h[i].value_len))
 			continue;
-		out[k].name = arena_strndup(&r->arena, h[i].name, h[i].name_len);
-		out[k].value = arena_strndup(&r->arena, h[i].value,
-					     h[i].value_len);
-		if (!out[k].name || !out[k].value)
-			return NULL;
+		out[k].name = p;
 		out[k].name_len = h[i].name_len;
+		memcpy(p, h[i].name, h[i].name_len);
+		p += h[i].name_len;
+		*p++ = '\0';
+		out[k].value = p;
 		out[k].value_len = h[i].value_len;
+		memcpy(p, h[i].value, h[i].value_len);
+		p += h[i].value_len;
+		*p++ = '\0';
 		k++;
 	}
 	*kept = k;
@@ -980,7 +1002,7 @@ static void deadline_left(struct proxy_h2_req *r)
 	for (size_t i = 0; i < r->nhead; i++) {
 		struct h2_header *h = &r->head[i];
 
-		if (!name_is(h->name, h->name_len, "grpc-timeout"))
+		if (!NAME_IS(h->name, h->name_len, "grpc-timeout"))
 			continue;
 		copy = arena_strdup(&r->arena, v);
 		if (copy) {
@@ -997,8 +1019,9 @@ static void req_open(struct proxy_h2_req *r, struct up *u)
 
 	r->up = u;
 	deadline_left(r);
-	err = h2_conn_request(u->h2, r->head, r->nhead, end ? H2_END : 0, r,
-			      &r->su);
+	/* the head lives in r's arena until su closes: not copied again */
+	err = h2_conn_request(u->h2, r->head, r->nhead,
+			      H2_NO_COPY | (end ? H2_END : 0), r, &r->su);
 	if (err) {
 		r->su = NULL;
 		u->goaway = true; /* it takes no more */
@@ -1135,8 +1158,10 @@ static void on_request(struct hconn *hc, struct h2_stream *s,
 	r->replayable = true;
 	r->start_ns = time_mono_ns();
 	retry_budget_deposit(&c->px->retries, ev_now(c->px->loop));
-	arena_init(&r->arena, 2048, (size_t)c->px->cfg->h2_max_header_list * 2 +
-					    4096);
+	/* the heads and trailers kept (keep()): one block of 2 KiB holds
+	 * a usual request's, its allocation pool_malloc's 2 KiB class */
+	arena_init(&r->arena, ARENA_BLOCK_FIT(2048),
+		   (size_t)c->px->cfg->h2_max_header_list * 4 + 4096);
 	buf_init(&r->body, BODY_MAX);
 	ev_timer_init(&r->timer, on_req_timer, 0, 0);
 	r->next = hc->reqs;
@@ -1166,11 +1191,11 @@ static void on_request(struct hconn *hc, struct h2_stream *s,
 	for (size_t i = 0; i < r->nhead; i++) {
 		const struct h2_header *k = &r->head[i];
 
-		if (name_is(k->name, k->name_len, ":authority") ||
-		    (!r->authority && name_is(k->name, k->name_len, "host"))) {
+		if (NAME_IS(k->name, k->name_len, ":authority") ||
+		    (!r->authority && NAME_IS(k->name, k->name_len, "host"))) {
 			r->authority = k->value;
 			r->authority_len = k->value_len;
-		} else if (name_is(k->name, k->name_len, ":path")) {
+		} else if (NAME_IS(k->name, k->name_len, ":path")) {
 			r->path = k->value;
 		}
 	}
@@ -1322,12 +1347,45 @@ static const struct h2_callbacks client_callbacks = {
 
 /* --- the upstream side ------------------------------------------------------- */
 
+/*
+ * respond - pass a response head to the client: kept in r's arena (which
+ * outlives the client stream) and sent from there uncopied; when the
+ * arena is full, filtered on the stack and copied by h2
+ */
+static int respond(struct proxy_h2_req *r, const struct h2_header *h, size_t n,
+		   bool end)
+{
+	struct h2_header out[MAX_FIELDS];
+	const struct h2_header *kept;
+	size_t k;
+
+	kept = keep(r, h, n, &k);
+	if (kept)
+		return h2_stream_respond(r->sc, kept, k,
+					 H2_NO_COPY | (end ? H2_END : 0));
+	k = filter(h, n, out);
+	return h2_stream_respond(r->sc, out, k, end ? H2_END : 0);
+}
+
+/* end_with - the response's trailers to the client, kept as respond()
+ * keeps a head */
+static int end_with(struct proxy_h2_req *r, const struct h2_header *h,
+		    size_t n)
+{
+	struct h2_header out[MAX_FIELDS];
+	const struct h2_header *kept;
+	size_t k;
+
+	kept = keep(r, h, n, &k);
+	if (kept)
+		return h2_stream_end_no_copy(r->sc, kept, k);
+	return h2_stream_end(r->sc, out, filter(h, n, out));
+}
+
 static void on_response(struct proxy_h2_req *r, const struct h2_header *h,
 			size_t n, bool end)
 {
-	struct h2_header out[MAX_FIELDS];
 	const struct h2_header *st = h2_header_find(h, n, ":status");
-	size_t k;
 
 	r->resp_head = true;
 	r->head_ns = time_mono_ns();
@@ -1344,8 +1402,7 @@ static void on_response(struct proxy_h2_req *r, const struct h2_header *h,
 			r->grpc_status = atoi(g->value);
 		r->resp_ended = true;
 	}
-	k = filter(h, n, out);
-	if (h2_stream_respond(r->sc, out, k, end ? H2_END : 0)) {
+	if (respond(r, h, n, end)) {
 		h2_stream_reset(r->sc, H2_INTERNAL_ERROR);
 		up_reset(r, H2_CANCEL);
 	}
@@ -1355,7 +1412,6 @@ static void on_up_headers(struct h2_stream *s, enum h2_head kind,
 			  const struct h2_header *h, size_t n, bool end)
 {
 	struct proxy_h2_req *r = h2_stream_data(s);
-	struct h2_header out[MAX_FIELDS];
 	const struct h2_header *g;
 
 	if (!r || kind == H2_HEAD_INFO)
@@ -1374,7 +1430,7 @@ static void on_up_headers(struct h2_stream *s, enum h2_head kind,
 		r->grpc_status = atoi(g->value);
 	r->resp_ended = true;
 	ev_timer_stop(req_loop(r), &r->timer);
-	if (h2_stream_end(r->sc, out, filter(h, n, out)))
+	if (end_with(r, h, n))
 		h2_stream_reset(r->sc, H2_INTERNAL_ERROR);
 }
 

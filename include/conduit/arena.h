@@ -21,6 +21,11 @@ struct arena {
 	size_t max;		  /* most bytes handed out (0: unbounded) */
 };
 
+/* the bytes a block's header takes from its allocation */
+#define ARENA_BLOCK_HDR 32
+/* ARENA_BLOCK_FIT(n) - the block_size whose allocation is n bytes */
+#define ARENA_BLOCK_FIT(n) ((n) - ARENA_BLOCK_HDR)
+
 void arena_init(struct arena *a, size_t block_size, size_t max);
 void arena_release(struct arena *a);
 /* arena_reset - forget every allocation; keeps one block for reuse */

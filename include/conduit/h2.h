@@ -123,10 +123,20 @@ static inline struct h2_header h2_header_str(const char *name,
 
 /*
  * h2_header_find - the first field called name (exact, lowercase) in
- * h[0..n), or NULL. Returns a pointer into h.
+ * h[0..n), or NULL. Returns a pointer into h. Inline: with a literal
+ * name the compiler knows its length (the proxy looks for several names
+ * in every head).
  */
-const struct h2_header *h2_header_find(const struct h2_header *h, size_t n,
-				       const char *name);
+static inline const struct h2_header *
+h2_header_find(const struct h2_header *h, size_t n, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < n; i++)
+		if (h[i].name_len == len && !memcmp(h[i].name, name, len))
+			return &h[i];
+	return NULL;
+}
 
 /* Limits; a zero field takes the default in brackets. */
 struct h2_limits {
@@ -342,11 +352,20 @@ void h2_conn_output_consume(struct h2_conn *c, size_t n);
 /* Submit flags. */
 enum {
 	H2_END = 1 << 0, /* no body: END_STREAM on the headers */
+	/*
+	 * the fields' bytes (names lowercase) are the caller's and stay
+	 * valid and unchanged until the stream's on_stream_close returns
+	 * or the connection is freed: nghttp2 references them instead of
+	 * copying each name and value (a proxy keeps a request's head for
+	 * as long as its streams anyway)
+	 */
+	H2_NO_COPY = 1 << 1,
 };
 
 /*
- * h2_conn_request - client: start a request with headers h[0..n) (copied;
- * include :method, :scheme, :authority, :path). With H2_END it has no
+ * h2_conn_request - client: start a request with headers h[0..n) (copied,
+ * the bytes only without H2_NO_COPY; include :method, :scheme,
+ * :authority, :path). With H2_END it has no
  * body; else write it with h2_stream_write() and finish with
  * h2_stream_end(). data is the stream's owner data. Stores the stream in
  * *out. Returns 0, -ENOTCONN (closed or GOAWAY), -EINVAL (a server
@@ -361,8 +380,9 @@ void *h2_stream_data(const struct h2_stream *s);
 void h2_stream_set_data(struct h2_stream *s, void *data);
 
 /*
- * h2_stream_respond - server: the response head h[0..n) (copied; begins
- * with :status). With H2_END there is no body; else the body comes from
+ * h2_stream_respond - server: the response head h[0..n) (copied, the
+ * bytes only without H2_NO_COPY; begins with :status). With H2_END there
+ * is no body; else the body comes from
  * h2_stream_write() and h2_stream_end(). Once a server's response has
  * ended, a request still being received is stopped with RST_STREAM
  * NO_ERROR (RFC 9113 8.1). Returns 0, -EALREADY (responded before),
@@ -396,6 +416,15 @@ int h2_stream_set_send_max(struct h2_stream *s, size_t max);
  * -EPIPE (reset or closed), -ENOMEM.
  */
 int h2_stream_end(struct h2_stream *s, const struct h2_header *t, size_t n);
+
+/*
+ * h2_stream_end_no_copy - h2_stream_end() with trailers the caller keeps:
+ * t[0..n), the array and the bytes it points to (names lowercase), stay
+ * valid and unchanged until s's on_stream_close returns or the
+ * connection is freed. Same returns (never -ENOMEM).
+ */
+int h2_stream_end_no_copy(struct h2_stream *s, const struct h2_header *t,
+			  size_t n);
 
 /*
  * h2_stream_reset - RST_STREAM with error; on_stream_close(error) follows

@@ -770,6 +770,92 @@ START_TEST(test_goaway_drains)
 }
 END_TEST
 
+static bool held_two(struct fx *fx)
+{
+	return fx->nheld >= 2;
+}
+
+/*
+ * a head and trailers sent with H2_NO_COPY / h2_stream_end_no_copy come
+ * from the caller's memory: it must stay until the stream closes (under
+ * ASan a read after that is caught); copied trailers are lowercased
+ */
+START_TEST(test_no_copy)
+{
+	struct fx fx;
+	struct sx *a;
+	struct h2_stream *s;
+	static const char req0[] = ":method\0GET\0:scheme\0http\0"
+				   ":authority\0test\0:path\0/no-copy";
+	static const char resp0[] = ":status\0" "203\0" "x-trailer\0kept";
+	char *req = malloc(sizeof(req0)), *resp = malloc(sizeof(resp0));
+	struct h2_header *h = calloc(5, sizeof(*h)), *t = calloc(1, sizeof(*t));
+	static const struct h2_header upper[] = {
+	    H2_HEADER("X-Trailer", "copied"),
+	};
+	char *p = req;
+
+	memcpy(req, req0, sizeof(req0));
+	memcpy(resp, resp0, sizeof(resp0));
+	for (int i = 0; i < 4; i++) {
+		h[i].name = p;
+		h[i].name_len = strlen(p);
+		p += h[i].name_len + 1;
+		h[i].value = p;
+		h[i].value_len = strlen(p);
+		p += h[i].value_len + 1;
+	}
+	fx_init(&fx, HOLD);
+	fx_pair(&fx, NULL, NULL);
+	a = sx_new(&fx, false);
+	ck_assert_int_eq(h2_conn_request(fx.cli.c, h, 4, H2_NO_COPY | H2_END, a,
+					 &s),
+			 0);
+	a->s = s;
+	last_client = a;
+	ck_assert(run(&fx, held_one, 5));
+	ck_assert_str_eq(fx.held[0]->path, "/no-copy");
+	h[0].name = resp;
+	h[0].name_len = 7;
+	h[0].value = resp + 8;
+	h[0].value_len = 3;
+	t->name = resp + 12;
+	t->name_len = 9;
+	t->value = resp + 22;
+	t->value_len = 4;
+	ck_assert_int_eq(h2_stream_respond(fx.held[0]->s, h, 1, H2_NO_COPY), 0);
+	ck_assert_int_eq(h2_stream_write(fx.held[0]->s, "body", 4), 0);
+	ck_assert_int_eq(h2_stream_end_no_copy(fx.held[0]->s, t, 1), 0);
+	ck_assert(run(&fx, client_closed, 5));
+	ck_assert_int_eq(a->status, 203);
+	ck_assert_str_eq(body_str(a), "body");
+	ck_assert_str_eq(a->trailer, "kept");
+	ck_assert_uint_eq(a->close_code, H2_NO_ERROR);
+	/* both streams are closed: the memory may go */
+	free(req);
+	free(resp);
+	free(h);
+	free(t);
+
+	/* h2_stream_end copies and lowercases */
+	a = request(&fx, "GET", "/copy", NULL, true);
+	last_client = a;
+	ck_assert(run(&fx, held_two, 5));
+	{
+		static const struct h2_header r[] = {
+		    H2_HEADER(":status", "200"),
+		};
+
+		ck_assert_int_eq(h2_stream_respond(fx.held[1]->s, r, 1, 0), 0);
+		ck_assert_int_eq(h2_stream_end(fx.held[1]->s, upper, 1), 0);
+	}
+	ck_assert(run(&fx, client_closed, 5));
+	ck_assert_str_eq(a->trailer, "copied");
+	ck_assert_uint_eq(a->close_code, H2_NO_ERROR);
+	fx_release(&fx);
+}
+END_TEST
+
 START_TEST(test_request_after_goaway_refused)
 {
 	struct fx fx;
@@ -1118,6 +1204,7 @@ Suite *h2_suite(void)
 	tcase_add_test(tc, test_header_list_too_large);
 	tcase_add_test(tc, test_garbage_instead_of_preface);
 	tcase_add_test(tc, test_goaway_drains);
+	tcase_add_test(tc, test_no_copy);
 	tcase_add_test(tc, test_request_after_goaway_refused);
 	tcase_add_test(tc, test_memory_transport);
 	tcase_add_test(tc, test_rapid_reset_flood);

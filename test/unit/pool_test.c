@@ -243,6 +243,111 @@ START_TEST(test_release_reuse)
 }
 END_TEST
 
+/* --- size-class caches --- */
+
+START_TEST(test_malloc_sizes_aligned)
+{
+	static const size_t sizes[] = { 0, 1, 15, 16, 17, 32, 33, 100, 255,
+					256, 257, 1000, 2048, 4095, 4096,
+					4097, 100000 };
+	void *p[ARRAY_SIZE(sizes)];
+
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		p[i] = pool_malloc(sizes[i]);
+		ck_assert_ptr_nonnull(p[i]);
+		ck_assert_uint_eq((uintptr_t)p[i] % 16, 0);
+		memset(p[i], (int)i, sizes[i]);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++)
+		for (size_t j = 0; j < sizes[i]; j++)
+			ck_assert_uint_eq(((unsigned char *)p[i])[j], i);
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++)
+		pool_free(p[i]);
+	pool_free(NULL);
+	pool_trim();
+	ck_assert_uint_eq(pool_cached(), 0);
+}
+END_TEST
+
+START_TEST(test_malloc_reuse)
+{
+	void *a, *b;
+
+	pool_trim();
+	a = pool_malloc(200);
+	pool_free(a);
+	if (!pool_cached())
+		return; /* AddressSanitizer: nothing is cached */
+	ck_assert_uint_eq(pool_cached(), 256); /* its class */
+	/* the same class takes it back at once, another does not */
+	b = pool_malloc(300);
+	ck_assert_ptr_ne(b, a);
+	pool_free(b);
+	b = pool_malloc(193);
+	ck_assert_ptr_eq(b, a);
+	pool_free(b);
+	pool_trim();
+	ck_assert_uint_eq(pool_cached(), 0);
+}
+END_TEST
+
+START_TEST(test_malloc_cache_bound)
+{
+	enum { N = 1000 };
+	void *p[N];
+
+	pool_trim();
+	for (size_t i = 0; i < N; i++)
+		p[i] = pool_malloc(4000);
+	for (size_t i = 0; i < N; i++)
+		pool_free(p[i]);
+	/* 512 KiB in all at most */
+	ck_assert_uint_le(pool_cached(), 512 << 10);
+	if (!pool_cached())
+		return; /* AddressSanitizer: nothing is cached */
+	ck_assert_uint_ge(pool_cached(), (512 << 10) - 4096);
+	/* ... but another class may still keep 16 blocks */
+	for (size_t i = 0; i < N; i++)
+		p[i] = pool_malloc(40);
+	for (size_t i = 0; i < N; i++)
+		pool_free(p[i]);
+	ck_assert_uint_le(pool_cached(), (512 << 10) + 16 * 64);
+	ck_assert_uint_ge(pool_cached(), (512 << 10) - 4096 + 16 * 64);
+	pool_trim();
+	ck_assert_uint_eq(pool_cached(), 0);
+}
+END_TEST
+
+START_TEST(test_realloc_keeps_bytes)
+{
+	unsigned char *p = pool_realloc(NULL, 10), *q;
+
+	ck_assert_ptr_nonnull(p);
+	for (int i = 0; i < 10; i++)
+		p[i] = (unsigned char)i;
+	/* within its class, across classes, to and from a large block */
+	for (size_t n = 20; n <= 20000; n *= 3) {
+		q = pool_realloc(p, n);
+		ck_assert_ptr_nonnull(q);
+		for (int i = 0; i < 10; i++)
+			ck_assert_uint_eq(q[i], i);
+		memset(q + 10, 0xee, n - 10);
+		p = q;
+	}
+	p = pool_realloc(p, 12);
+	for (int i = 0; i < 10; i++)
+		ck_assert_uint_eq(p[i], i);
+	ck_assert_ptr_null(pool_realloc(p, 0)); /* freed */
+	p = pool_calloc(100, 3);
+	for (int i = 0; i < 300; i++)
+		ck_assert_uint_eq(p[i], 0);
+	pool_free(p);
+	ck_assert_ptr_null(pool_calloc(SIZE_MAX / 2, 4));
+	ck_assert_ptr_null(pool_malloc(SIZE_MAX - 4));
+	pool_trim();
+}
+END_TEST
+
 Suite *pool_suite(void)
 {
 	Suite *s = suite_create("pool");
@@ -257,6 +362,10 @@ Suite *pool_suite(void)
 	tcase_add_test(tc, test_alignment);
 	tcase_add_test(tc, test_many_objects);
 	tcase_add_test(tc, test_release_reuse);
+	tcase_add_test(tc, test_malloc_sizes_aligned);
+	tcase_add_test(tc, test_malloc_reuse);
+	tcase_add_test(tc, test_malloc_cache_bound);
+	tcase_add_test(tc, test_realloc_keeps_bytes);
 	suite_add_tcase(s, tc);
 	return s;
 }
