@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# callgrind.sh CONDUIT [h2c|grpc] [N] - instructions per request through
+# callgrind.sh CONDUIT [h2c|grpc|h1] [N] - instructions per request through
 # one proxy, counted by callgrind: repeatable where the shared machine's
 # CPU times are not. One `conduit proxy` (explicit inbound forward) under
 # valgrind --tool=callgrind between h2load and an origin (nghttpd, or
-# build/test/grpc-peer for grpc); a warm-up of 2000 requests is not
+# build/test/grpc-peer for grpc, nginx for h1: h2load --h1 -c16,
+# keep-alive); a warm-up of 2000 requests is not
 # counted (collection is switched on with callgrind_control after it),
 # then N requests (default 20000; -c16 -m10 as in `make bench`) are. Prints
 # Ir (instructions) per request, the malloc/free calls per request and the
@@ -44,6 +45,18 @@ grpc)
 	printf '\0\0\0\0\x0d\x0a\x0bhello world' >"$work/req"
 	path=/conduit.test.Echo/Unary
 	load+=(-d "$work/req" -H 'content-type: application/grpc' -H 'te: trailers') ;;
+h1)
+	cat >"$work/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx.err warn;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 100000000;
+  server { listen 127.0.0.1:$P0; root $work/www; } }
+EOF
+	PATH=$PATH:/usr/sbin nginx -p "$work" -c "$work/nginx.conf" >/dev/null 2>&1 &
+	load=(h2load --h1 -c16 -m1 -t1) ;;
 *) echo "callgrind.sh: unknown mode \"$mode\"" >&2; exit 2 ;;
 esac
 pids+=($!)

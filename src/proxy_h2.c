@@ -1072,7 +1072,6 @@ static void req_finish(struct proxy_h2_req *r)
 {
 	struct proxy *px = req_px(r);
 	char a[SOCK_ADDR_STRLEN], q1[96], q2[96];
-	int64_t now = time_mono_ns();
 
 	if (r->tap.n) {
 		if (r->status)
@@ -1104,7 +1103,7 @@ static void req_finish(struct proxy_h2_req *r)
 		  r->answer ? "true" : "false", r->retries,
 		  (unsigned long long)r->up_bytes,
 		  (unsigned long long)r->down_bytes,
-		  (double)(now - r->start_ns) / NSEC_PER_MSEC);
+		  (double)(time_mono_ns() - r->start_ns) / NSEC_PER_MSEC);
 }
 
 static void req_free(struct proxy_h2_req *r)

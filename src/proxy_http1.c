@@ -27,22 +27,36 @@
 
 /* --- pure helpers ------------------------------------------------------- */
 
-static bool ieq(const char *a, size_t alen, const char *b)
+/* IEQ - name[0..len) is the literal lit, ASCII case-insensitively */
+#define IEQ(name, len, lit)                                                    \
+	((len) == sizeof(lit) - 1 && !strncasecmp((name), (lit), sizeof(lit) - 1))
+
+/* fixed_hop - a hop-by-hop field whatever Connection says: one length
+ * test for most fields (every field of every head passes here) */
+static bool fixed_hop(const char *name, size_t len)
 {
-	return alen == strlen(b) && strncasecmp(a, b, alen) == 0;
+	switch (len) {
+	case 2:
+		return IEQ(name, len, "te");
+	case 7:
+		return IEQ(name, len, "trailer") || IEQ(name, len, "upgrade");
+	case 10:
+		return IEQ(name, len, "connection") ||
+		       IEQ(name, len, "keep-alive");
+	case 16:
+		return IEQ(name, len, "proxy-connection");
+	case 17:
+		return IEQ(name, len, "transfer-encoding");
+	default:
+		return false;
+	}
 }
 
 bool proxy_http1_hop_by_hop(const char *name, size_t len, const char *conn,
 			    size_t conn_len)
 {
-	static const char *const fixed[] = {
-		"connection", "keep-alive", "proxy-connection", "te",
-		"trailer", "transfer-encoding", "upgrade",
-	};
-
-	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
-		if (ieq(name, len, fixed[i]))
-			return true;
+	if (fixed_hop(name, len))
+		return true;
 	/* Connection: a comma-separated list of field names (RFC 9110 7.6.1) */
 	for (size_t i = 0; conn && i < conn_len;) {
 		size_t s, e;
@@ -87,47 +101,128 @@ proxy_http1_response_framing(const struct http1_parser *resp,
 	return PROXY_H1_EOF;
 }
 
-/* named - is field i named by a Connection field of p? */
+#define CONN_FIELDS 8 /* Connection fields kept at hand (more: slow path) */
+
+/* dropped - is the field called name hop-by-hop in p: fixed, or named
+ * by any of p's Connection fields (for a head with many of them) */
 static bool dropped(const struct http1_parser *p, struct http1_str name)
 {
 	size_t n = http1_header_count(p);
 
-	if (proxy_http1_hop_by_hop(name.p, name.len, NULL, 0))
+	if (fixed_hop(name.p, name.len))
 		return true;
 	for (size_t i = 0; i < n; i++) {
 		struct http1_str k, v;
 
 		http1_header_at(p, i, &k, &v);
-		if (ieq(k.p, k.len, "connection") &&
+		if (IEQ(k.p, k.len, "connection") &&
 		    proxy_http1_hop_by_hop(name.p, name.len, v.p, v.len))
 			return true;
 	}
 	return false;
 }
 
+/*
+ * put_field - "name: value\r\n" into out by memcpy (buf_printf's format
+ * parsing was a third of a proxied HTTP/1.1 request's instructions)
+ */
+static int put_field(struct buf *out, struct http1_str k, struct http1_str v)
+{
+	unsigned char *t;
+	int r = buf_reserve(out, k.len + v.len + 4);
+
+	if (r)
+		return r;
+	t = buf_tail(out);
+	memcpy(t, k.p, k.len);
+	t += k.len;
+	*t++ = ':';
+	*t++ = ' ';
+	if (v.len)
+		memcpy(t, v.p, v.len);
+	t += v.len;
+	*t++ = '\r';
+	*t = '\n';
+	buf_commit(out, k.len + v.len + 4);
+	return 0;
+}
+
+/* put_start - the request or status line */
+static int put_start(struct buf *out, const struct http1_parser *p,
+		     enum http1_kind kind)
+{
+	struct http1_str t = http1_target(p);
+	int status = http1_status(p);
+	unsigned char *o;
+	size_t mlen = 0;
+	int r;
+
+	if (kind == HTTP1_REQUEST) {
+		mlen = strlen(http1_method(p));
+		r = buf_reserve(out, mlen + 1 + t.len + 11);
+	} else if (status < 100 || status > 999) {
+		return buf_printf(out, "HTTP/1.1 %d %.*s\r\n", status,
+				  (int)t.len, t.p);
+	} else {
+		r = buf_reserve(out, 13 + t.len + 2);
+	}
+	if (r)
+		return r;
+	o = buf_tail(out);
+	if (kind == HTTP1_REQUEST) {
+		memcpy(o, http1_method(p), mlen);
+		o[mlen] = ' ';
+		memcpy(o + mlen + 1, t.p, t.len);
+		memcpy(o + mlen + 1 + t.len, " HTTP/1.1\r\n", 11);
+		buf_commit(out, mlen + t.len + 12);
+		return 0;
+	}
+	memcpy(o, "HTTP/1.1 ", 9);
+	o[9] = (unsigned char)('0' + status / 100);
+	o[10] = (unsigned char)('0' + status / 10 % 10);
+	o[11] = (unsigned char)('0' + status % 10);
+	o[12] = ' ';
+	if (t.len) /* a reason phrase may be empty (and t.p NULL) */
+		memcpy(o + 13, t.p, t.len);
+	memcpy(o + 13 + t.len, "\r\n", 2);
+	buf_commit(out, t.len + 15);
+	return 0;
+}
+
 int proxy_http1_write_head(const struct http1_parser *p, enum http1_kind kind,
 			   unsigned flags, struct buf *out)
 {
-	struct http1_str t = http1_target(p);
-	size_t n = http1_header_count(p);
+	struct http1_str conn[CONN_FIELDS];
+	size_t n = http1_header_count(p), nconn = 0;
 	int r;
 
-	if (kind == HTTP1_REQUEST)
-		r = buf_printf(out, "%s %.*s HTTP/1.1\r\n", http1_method(p),
-			       (int)t.len, t.p);
-	else
-		r = buf_printf(out, "HTTP/1.1 %d %.*s\r\n", http1_status(p),
-			       (int)t.len, t.p);
-	for (size_t i = 0; i < n && !r; i++) {
+	/* the Connection fields, once: they name more fields to drop (this
+	 * was a scan of every field for every field) */
+	for (size_t i = 0; i < n; i++) {
 		struct http1_str k, v;
 
 		http1_header_at(p, i, &k, &v);
-		if ((flags & PROXY_H1_HEAD_UPGRADE) && ieq(k.p, k.len, "upgrade"))
+		if (IEQ(k.p, k.len, "connection") && nconn++ < CONN_FIELDS)
+			conn[nconn - 1] = v;
+	}
+	r = put_start(out, p, kind);
+	for (size_t i = 0; i < n && !r; i++) {
+		struct http1_str k, v;
+		bool drop = false;
+
+		http1_header_at(p, i, &k, &v);
+		if ((flags & PROXY_H1_HEAD_UPGRADE) && IEQ(k.p, k.len, "upgrade"))
 			; /* kept: the upgrade is what is asked for */
-		else if (dropped(p, k))
-			continue;
-		r = buf_printf(out, "%.*s: %.*s\r\n", (int)k.len, k.p,
-			       (int)v.len, v.p);
+		else if (fixed_hop(k.p, k.len))
+			drop = true;
+		else if (nconn > CONN_FIELDS)
+			drop = dropped(p, k);
+		else
+			for (size_t c = 0; c < nconn && !drop; c++)
+				drop = proxy_http1_hop_by_hop(
+				    k.p, k.len, conn[c].p, conn[c].len);
+		if (!drop)
+			r = put_field(out, k, v);
 	}
 	if (!r && (flags & PROXY_H1_HEAD_CHUNKED))
 		r = buf_append_str(out, "transfer-encoding: chunked\r\n");
@@ -136,7 +231,7 @@ int proxy_http1_write_head(const struct http1_parser *p, enum http1_kind kind,
 	else if (!r && (flags & PROXY_H1_HEAD_CLOSE))
 		r = buf_append_str(out, "connection: close\r\n");
 	if (!r)
-		r = buf_append_str(out, "\r\n");
+		r = buf_append(out, "\r\n", 2);
 	return r;
 }
 

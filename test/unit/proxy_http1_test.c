@@ -109,6 +109,34 @@ START_TEST(test_response_head)
 }
 END_TEST
 
+/* a head with more Connection fields than the writer keeps at hand, an
+ * empty value, a status line without a reason phrase */
+START_TEST(test_head_edges)
+{
+	struct buf b, in;
+	struct http1_parser *p;
+
+	buf_init(&in, 1 << 20);
+	buf_append_str(&in, "GET / HTTP/1.1\r\nHost: h\r\n");
+	for (int i = 0; i < 12; i++)
+		buf_printf(&in, "Connection: x-c%d\r\nX-C%d: v\r\n", i, i);
+	buf_append_str(&in, "X-Empty:\r\n\r\n");
+	p = parse(HTTP1_REQUEST, buf_cstr(&in));
+	/* every field a Connection names goes, the twelfth's too */
+	ck_assert_str_eq(head(p, HTTP1_REQUEST, 0, &b),
+			 "GET / HTTP/1.1\r\nHost: h\r\nX-Empty: \r\n\r\n");
+	buf_release(&b);
+	buf_release(&in);
+	http1_parser_free(p);
+
+	p = parse(HTTP1_RESPONSE, "HTTP/1.1 204\r\nServer: s\r\n\r\n");
+	ck_assert_str_eq(head(p, HTTP1_RESPONSE, 0, &b),
+			 "HTTP/1.1 204 \r\nServer: s\r\n\r\n");
+	buf_release(&b);
+	http1_parser_free(p);
+}
+END_TEST
+
 static enum proxy_http1_framing resp_framing(const char *s, bool head_req,
 					     int version)
 {
@@ -203,6 +231,7 @@ Suite *proxy_http1_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, test_hop_by_hop);
+	tcase_add_test(tc, test_head_edges);
 	tcase_add_test(tc, test_request_head);
 	tcase_add_test(tc, test_upgrade_head);
 	tcase_add_test(tc, test_response_head);
