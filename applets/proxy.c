@@ -49,9 +49,6 @@ int applet_proxy(int argc, char **argv)
 		return 1;
 	}
 	log_info("proxy started", "version=%s", version_string());
-	/* what started the proxy will not run again: keep resident only the
-	 * code the sidecar runs (most of the binary is other applets) */
-	base_trim_code();
 	r = proxy_run(px);
 	proxy_free(px);
 	proxy_config_release(cfg);

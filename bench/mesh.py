@@ -210,7 +210,7 @@ def conduit_proxy(name, inbound, fwd=None, tcp_ports=(), dst=None, ident=None):
     gives it an identity; returns (proc, ready predicate)"""
     ip = inbound[0]
     admin = (ip, free_port())
-    argv = [CONDUIT, "proxy", "--log", "warn",
+    argv = [CONDUIT, "proxy", "--log", "info",
             "--inbound-listen-addr", f"{ip}:{inbound[1]}",
             "--outbound-listen-addr", f"{ip}:{OUTBOUND.get(name, free_port())}",
             "--admin-listen-addr", f"{ip}:{admin[1]}",
@@ -229,9 +229,11 @@ def conduit_proxy(name, inbound, fwd=None, tcp_ports=(), dst=None, ident=None):
                  "--identity-svc-addr", f"{HOST}:{ID_PORT}",
                  "--identity-token-file", os.path.join(WORK, "tokens", f"demo.{ident}")]
     p = start(name, argv)
+    ADMINS.append(admin)
     return p, lambda: http_status(admin[0], admin[1], "/ready") == 200
 
 
+ADMINS = []             # every conduit proxy's admin address, for scrapes
 OUTBOUND = {}           # proxy name -> its outbound port, when it matters
 
 
@@ -631,6 +633,9 @@ def phase(wl, origin_argv, origin, mode, dst_port, pod_port):
     for cfg, (addr, auth, procs, _) in cfgs.items():
         if procs and cfg not in bad:
             R.add(wl, cfg, "rss", vm_kib("VmRSS", pids_of(procs)))
+    # Prometheus scrapes every sidecar: /metrics is part of its life
+    for a in ADMINS:
+        http_status(a[0], a[1], "/metrics")
     order = [c for c in cfgs if c not in bad]
     if wl == "grpc":
         extra = ["-d", GRPC_REQ, "-H", "content-type: application/grpc",
@@ -684,7 +689,7 @@ def ready_times():
             port = free_port()
             if who == "conduit":
                 adm = free_port()
-                argv = [CONDUIT, "proxy", "--log", "warn",
+                argv = [CONDUIT, "proxy", "--log", "info",
                         "--inbound-listen-addr", f"{HOST}:{port}",
                         "--outbound-listen-addr", f"{HOST}:{free_port()}",
                         "--admin-listen-addr", f"{HOST}:{adm}",

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 static const char *progname = "conduit";
 
@@ -136,50 +135,4 @@ size_t str_copy(char *dst, const char *src, size_t size)
 		dst[c] = '\0';
 	}
 	return n;
-}
-
-/* trim_range - drop lo..hi of the binary when it holds no written page */
-static void trim_range(unsigned long lo, unsigned long hi, bool exec,
-		       unsigned long anon_kib)
-{
-	/*
-	 * Code is never written. A read-only mapping may have been: RELRO
-	 * (the GOT, relocated at start, then made read-only) holds private
-	 * copies that dropping would revert to the file's bytes.
-	 */
-	if (lo < hi && (exec || !anon_kib))
-		madvise((void *)lo, hi - lo, MADV_DONTNEED);
-}
-
-void base_trim_code(void)
-{
-	FILE *f = fopen("/proc/self/smaps", "re");
-	char line[512], perms[8];
-	unsigned long lo = 0, hi = 0, ino, exe_ino = 0, anon = 0, v;
-	bool ours = false, exec = false;
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long a, b;
-
-		if (sscanf(line, "%lx-%lx %7s %*s %*s %lu", &a, &b, perms,
-			   &ino) == 4) {
-			/* a new mapping: the previous one is complete */
-			if (ours)
-				trim_range(lo, hi, exec, anon);
-			if (ino && !exe_ino)
-				exe_ino = ino; /* the first file: the binary */
-			ours = ino && ino == exe_ino && perms[1] != 'w';
-			exec = perms[2] == 'x';
-			lo = a;
-			hi = b;
-			anon = 0;
-		} else if (sscanf(line, "Anonymous: %lu kB", &v) == 1) {
-			anon = v;
-		}
-	}
-	if (ours)
-		trim_range(lo, hi, exec, anon);
-	fclose(f);
 }

@@ -1059,6 +1059,7 @@ static int start_identity(struct proxy *px)
 	/* a name needs DNS; an IP:port does not */
 	if (sock_addr_parse(cfg->identity_svc_addr, &sa, err, sizeof(err)))
 		ic.resolver = proxy_resolver(px);
+	tls_relay_group_init(&px->relays, px->loop);
 	px->mesh = tls_mesh_new(cfg->identity_anchors, cfg->identity_anchors_len,
 				err, sizeof(err));
 	if (!px->mesh) {
@@ -1097,7 +1098,6 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct ev_loop *loop)
 	px->cfg = cfg;
 	px->metrics = proxy_metrics_new(cfg);
 	loop_reaper_init(&px->reaper, loop);
-	tls_relay_group_init(&px->relays, loop);
 	pool_init(&px->conn_pool, sizeof(struct proxy_conn), 64,
 		  (size_t)cfg->max_connections);
 	proxy_tcp_pool_init(px);
@@ -1179,7 +1179,8 @@ void proxy_free(struct proxy *px)
 	/* before the resolver: it may hold a lookup of ours */
 	proxy_identity_free(px->identity);
 	px->identity = NULL;
-	tls_relay_group_release(&px->relays);
+	if (px->relays.loop) /* the relays exist only with identity */
+		tls_relay_group_release(&px->relays);
 	tls_mesh_free(px->mesh);
 	free(px->local_id);
 	{

@@ -47,17 +47,6 @@ void base_set_progname(const char *name);
 const char *base_progname(void);
 
 /* x-prefixed allocation helpers: die on out-of-memory, never return NULL */
-/*
- * base_trim_code - drop the mapped pages of this binary's code and
- * read-only data: what ran to start the process (parsing flags, loading
- * certificates, binding) is not needed again, and the kernel maps a file
- * 64 KiB around each fault, so most of a multi-call binary ends up
- * resident. Pages come back from the page cache as they run. For a
- * long-lived process that wants a small RSS (the sidecar); best effort:
- * without /proc it does nothing.
- */
-void base_trim_code(void);
-
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);
 void *xrealloc(void *p, size_t n);
