@@ -179,6 +179,22 @@ badflag "a bad quantity" "--proxy-memory-limit" --proxy-memory-limit lots
 badflag "a bad namespace" "--conduit-namespace" -n Bad_NS
 badflag "a bad output format" "want yaml or json" -o xml
 badflag "clashing ports" "both 4143" --admin-port 4143
+printf 'not a certificate\n' >"$TMP/garbage.pem"
+badflag "trust anchors that are not PEM" "--identity-trust-anchors-file: $TMP/garbage.pem: " \
+	--identity-trust-anchors-file "$TMP/garbage.pem"
+badflag "a trust anchors file that is missing" "--identity-trust-anchors-file: $TMP/none.pem: No such file" \
+	--identity-trust-anchors-file "$TMP/none.pem"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$TMP/leaf.key" \
+	-subj /CN=leaf -days 1 -addext basicConstraints=critical,CA:FALSE -out "$TMP/leaf.pem" 2>/dev/null
+badflag "a trust anchor that is not a CA" "not a CA certificate" \
+	--identity-trust-anchors-file "$TMP/leaf.pem"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$TMP/ca.key" \
+	-subj /CN=root -days 1 -addext basicConstraints=critical,CA:TRUE -out "$TMP/ca.pem" 2>/dev/null
+run "$CONDUIT" inject --identity-trust-anchors-file "$TMP/ca.pem" "$data/cronjob.yml"
+expect_match "with trust anchors: the proxy gets them, a token file and the identity service's name" \
+	"$(grep -A1 -E 'name: CONDUIT_PROXY_IDENTITY_(TRUST_ANCHORS|TOKEN_FILE|SVC_NAME)$' "$TMP/out" | tr -s ' \n' ' ')" \
+	'SVC_NAME value: conduit-identity\.conduit\.serviceaccount\.identity\.conduit\.cluster\.local .*TOKEN_FILE value: /var/run/secrets/conduit\.io/identity/token .*TRUST_ANCHORS value: \|'
+expect_match "and a projected token for the identity audience" "$(cat "$TMP/out")" 'audience: identity\.conduit\.io'
 run "$CONDUIT" inject
 expect_eq "no input: usage error" "$RC" 2
 
