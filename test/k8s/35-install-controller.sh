@@ -12,20 +12,9 @@
 
 cp_ns=t-35-cp
 "$CONDUIT" install -n "$cp_ns" --image-pull-policy Never >"$TMP/install.yml"
-/usr/bin/python3 - "$TMP/install.yml" >"$TMP/controller.yml" <<'EOF'
-import sys, yaml
-docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
-keep = [d for d in docs if d["kind"] == "Namespace" or
-        d["metadata"].get("labels", {}).get("conduit.io/control-plane-component") == "controller"]
-print(yaml.safe_dump_all(keep))
-EOF
+install_part "$TMP/install.yml" namespace controller >"$TMP/controller.yml"
 # the identity component too: the controller's proxy waits for a certificate
-/usr/bin/python3 - "$TMP/install.yml" >"$TMP/identity.yml" <<'EOF'
-import sys, yaml
-docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
-print(yaml.safe_dump_all([d for d in docs if d["kind"] != "Namespace" and
-        d["metadata"].get("labels", {}).get("conduit.io/control-plane-component") == "identity"]))
-EOF
+install_part "$TMP/install.yml" identity >"$TMP/identity.yml"
 expect_eq "install's controller part: Namespace, ServiceAccount, ClusterRole, ClusterRoleBinding, 3 Services, the Deployment" \
 	"$(grep -c '^kind: ' "$TMP/controller.yml")" 8
 on_exit "kc delete -f $TMP/identity.yml --wait=false >/dev/null 2>&1; kc delete -f $TMP/controller.yml --wait=false >/dev/null 2>&1"

@@ -88,13 +88,7 @@ cp_ns=t-45-cp
 	--identity-trust-anchors-file "$TMP/issuer/ca.crt" \
 	--identity-issuer-certificate-file "$TMP/issuer/tls.crt" \
 	--identity-issuer-key-file "$TMP/issuer/tls.key" >"$TMP/install.yml"
-$PY - "$TMP/install.yml" >"$TMP/identity.yml" <<'EOF'
-import sys, yaml
-docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
-keep = [d for d in docs if d["kind"] == "Namespace" or
-        d["metadata"].get("labels", {}).get("conduit.io/control-plane-component") == "identity"]
-print(yaml.safe_dump_all(keep))
-EOF
+install_part "$TMP/install.yml" namespace identity >"$TMP/identity.yml"
 expect_eq "install's identity part: Namespace, ServiceAccount, ClusterRole, ClusterRoleBinding, Secret, ConfigMap, Deployment, Service" \
 	"$(grep -c '^kind: ' "$TMP/identity.yml")" 8
 on_exit "kc delete -f $TMP/identity.yml --wait=false >/dev/null 2>&1"

@@ -13,14 +13,8 @@ cp_ns=t-45-web
 # the controller's part first (with identity, which certifies the
 # proxies): the web pod then finds conduit-api in its
 # service environment (the test cluster has no DNS)
-/usr/bin/python3 - "$TMP/install.yml" "$TMP/controller.yml" "$TMP/web.yml" <<'EOF'
-import sys, yaml
-docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
-comp = lambda d: d["metadata"].get("labels", {}).get("conduit.io/control-plane-component")
-open(sys.argv[2], "w").write(yaml.safe_dump_all(
-    [d for d in docs if d["kind"] == "Namespace" or comp(d) in ("controller", "identity")]))
-open(sys.argv[3], "w").write(yaml.safe_dump_all([d for d in docs if comp(d) == "web"]))
-EOF
+install_part "$TMP/install.yml" namespace controller identity >"$TMP/controller.yml"
+install_part "$TMP/install.yml" web >"$TMP/web.yml"
 expect_eq "install's web part: ServiceAccount, Deployment, Service" \
 	"$(grep -c '^kind: ' "$TMP/web.yml")" 3
 on_exit "kc delete -f $TMP/web.yml --wait=false >/dev/null 2>&1; kc delete -f $TMP/controller.yml --wait=false >/dev/null 2>&1"

@@ -15,21 +15,10 @@
 
 cp_ns=t-50-cp
 "$CONDUIT" install -n "$cp_ns" --image-pull-policy Never >"$TMP/install.yml"
-/usr/bin/python3 - "$TMP/install.yml" >"$TMP/injector.yml" <<'EOF'
-import sys, yaml
-docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
-keep = [d for d in docs if d["kind"] == "Namespace" or
-        d["metadata"].get("labels", {}).get("conduit.io/control-plane-component") == "proxy-injector"]
-print(yaml.safe_dump_all(keep))
-EOF
+install_part "$TMP/install.yml" namespace proxy-injector >"$TMP/injector.yml"
 # the identity component too: the injector's proxy waits for a certificate,
 # and the injector mounts its trust roots (for the proxies it injects)
-/usr/bin/python3 - "$TMP/install.yml" >"$TMP/identity.yml" <<'EOF'
-import sys, yaml
-docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
-print(yaml.safe_dump_all([d for d in docs if d["kind"] != "Namespace" and
-        d["metadata"].get("labels", {}).get("conduit.io/control-plane-component") == "identity"]))
-EOF
+install_part "$TMP/install.yml" identity >"$TMP/identity.yml"
 expect_eq "install's injector part: Namespace, ServiceAccount, ClusterRole(Binding), Secret, Service, Deployment, MutatingWebhookConfiguration" \
 	"$(grep '^kind: ' "$TMP/injector.yml" | sort | tr '\n' ' ')" \
 	"kind: ClusterRole kind: ClusterRoleBinding kind: Deployment kind: MutatingWebhookConfiguration kind: Namespace kind: Secret kind: Service kind: ServiceAccount "

@@ -30,6 +30,21 @@ new_ns() {
 		wait_until 30 kc get configmap kube-root-ca.crt -n "$NS"
 }
 
+# install_part FILE [namespace] COMPONENT...: the objects of `conduit
+# install`'s output FILE labelled with one of those control-plane
+# components (conduit.io/control-plane-component), and its Namespace when
+# "namespace" is named, as YAML on stdout
+install_part() {
+	/usr/bin/python3 - "$@" <<'EOF'
+import sys, yaml
+want = set(sys.argv[2:])
+comp = lambda d: d["metadata"].get("labels", {}).get("conduit.io/control-plane-component")
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+print(yaml.safe_dump_all([d for d in docs if
+    ("namespace" in want if d["kind"] == "Namespace" else comp(d) in want)]))
+EOF
+}
+
 # kapply NAME [KUBECTL-ARGS...] <<EOF: apply the manifest on stdin (kept as
 # $TMP/NAME.yml) in the test namespace; RC, OUT, ERR as for run
 kapply() {
