@@ -94,6 +94,7 @@ struct h2_conn {
 	 * fields[i] holds the buffers hv[i] points into */
 	struct field *fields;
 	struct h2_header *hv;
+	struct h2_stream *delivering; /* inside on_headers: its stream */
 	size_t nfields, hbytes;
 	/* flood guard: fixed one-second windows */
 	int64_t rst_window, err_window;
@@ -719,8 +720,11 @@ static void deliver_headers(struct h2_conn *c, struct h2_stream *s,
 	} else {
 		kind = H2_HEAD_TRAILERS;
 	}
-	if (s->announced && !s->reset && c->cb->on_headers)
+	if (s->announced && !s->reset && c->cb->on_headers) {
+		c->delivering = s; /* h2_head_hold() */
 		c->cb->on_headers(s, kind, c->hv, c->nfields, end);
+		c->delivering = NULL;
+	}
 }
 
 static int on_frame_recv(nghttp2_session *sess, const nghttp2_frame *f,
@@ -1507,6 +1511,28 @@ int h2_conn_request(struct h2_conn *c, const struct h2_header *h, size_t n,
 struct h2_conn *h2_stream_conn(const struct h2_stream *s)
 {
 	return s->c;
+}
+
+size_t h2_head_hold(struct h2_stream *s, void **bufs, size_t room)
+{
+	struct h2_conn *c = s->c;
+	size_t n = c->nfields;
+
+	if (!c->delivering || c->delivering != s || room < 2 * n)
+		return 0;
+	/* the references move: fields_release() finds none left */
+	for (size_t i = 0; i < n; i++) {
+		bufs[2 * i] = c->fields[i].name;
+		bufs[2 * i + 1] = c->fields[i].value;
+	}
+	c->nfields = 0;
+	return 2 * n;
+}
+
+void h2_head_release(void **bufs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		nghttp2_rcbuf_decref(bufs[i]);
 }
 
 uint32_t h2_stream_id(const struct h2_stream *s)

@@ -136,6 +136,7 @@ struct proxy_h2_req {
 	struct up *up;			     /* su's connection, or queued on */
 	enum req_state state;
 	struct arena arena;		     /* the headers and trailers below */
+	struct held *held;		     /* buffers they point into */
 	struct h2_header *head, *trailers;   /* the request's, filtered */
 	size_t nhead, ntrailers;
 	const char *authority, *path;	     /* in head */
@@ -812,21 +813,42 @@ static size_t filter(const struct h2_header *h, size_t n, struct h2_header *out)
 	return k;
 }
 
+/* the buffers of one head h2_head_hold() keeps for r: in r's arena */
+struct held {
+	struct held *next;
+	size_t n;
+	void *bufs[];
+};
+
 /*
- * keep - a filtered copy of h[0..n) in r's arena, NULL when over: one
- * allocation, the array then every name and value NUL-terminated. It
- * lives until r is freed, which is after both of r's streams closed (or
- * with the client connection), so it goes out on the other side with
- * H2_NO_COPY: the one copy of a head the proxy makes. (Sizes count the
- * dropped fields too: a few bytes more, one pass less.)
+ * keep - h[0..n) without connection-specific fields, for as long as r
+ * lives (until both of r's streams closed, or with the client
+ * connection), NULL when over r's arena: so it goes out on the other
+ * side with H2_NO_COPY. Inside the head's callback the fields' own
+ * buffers are held (h2_head_hold): no byte is copied; else one copy in
+ * r's arena, every name and value NUL-terminated.
  */
-static struct h2_header *keep(struct proxy_h2_req *r, const struct h2_header *h,
-			      size_t n, size_t *kept)
+static struct h2_header *keep(struct proxy_h2_req *r, struct h2_stream *s,
+			      const struct h2_header *h, size_t n,
+			      size_t *kept)
 {
 	size_t bytes = (n ? n : 1) * sizeof(struct h2_header), k = 0;
 	struct h2_header *out;
+	struct held *hd;
 	char *p;
 
+	hd = arena_alloc(&r->arena, bytes + sizeof(*hd) + 2 * n * sizeof(void *));
+	if (hd && (hd->n = h2_head_hold(s, hd->bufs, 2 * n))) {
+		hd->next = r->held;
+		r->held = hd;
+		out = (struct h2_header *)(hd->bufs + 2 * n);
+		for (size_t i = 0; i < n; i++)
+			if (!proxy_h2_drop_field(h[i].name, h[i].name_len,
+						 h[i].value, h[i].value_len))
+				out[k++] = h[i];
+		*kept = k;
+		return out;
+	}
 	for (size_t i = 0; i < n; i++)
 		bytes += h[i].name_len + h[i].value_len + 2;
 	out = arena_alloc(&r->arena, bytes);
@@ -1115,6 +1137,8 @@ static void req_free(struct proxy_h2_req *r)
 	ep_drop(r);
 	count_bytes(hc->h2, &hc->c->metrics->src, &hc->in_seen, &hc->out_seen);
 	ev_timer_stop(req_loop(r), &r->timer);
+	for (struct held *hd = r->held; hd; hd = hd->next)
+		h2_head_release(hd->bufs, hd->n);
 	arena_release(&r->arena);
 	drop_body(r);
 	if (r->prev)
@@ -1172,7 +1196,7 @@ static void on_request(struct hconn *hc, struct h2_stream *s,
 
 	r->grpc = proxy_h2_is_grpc(h, n);
 	r->req_ended = end;
-	r->head = keep(r, h, n, &r->nhead);
+	r->head = keep(r, s, h, n, &r->nhead);
 	f = h2_header_find(h, n, ":authority");
 	if (!f)
 		f = h2_header_find(h, n, "host");
@@ -1221,7 +1245,7 @@ static void on_client_headers(struct h2_stream *s, enum h2_head kind,
 	if (!r || kind != H2_HEAD_TRAILERS)
 		return;
 	/* request trailers: the end, kept for the open or a retry */
-	r->trailers = keep(r, h, n, &r->ntrailers);
+	r->trailers = keep(r, s, h, n, &r->ntrailers);
 	if (!r->trailers) {
 		r->ntrailers = 0;
 		req_answer(r, PROXY_H2_UNAVAILABLE, "request trailers too large");
@@ -1351,14 +1375,14 @@ static const struct h2_callbacks client_callbacks = {
  * outlives the client stream) and sent from there uncopied; when the
  * arena is full, filtered on the stack and copied by h2
  */
-static int respond(struct proxy_h2_req *r, const struct h2_header *h, size_t n,
-		   bool end)
+static int respond(struct proxy_h2_req *r, struct h2_stream *s,
+		   const struct h2_header *h, size_t n, bool end)
 {
 	struct h2_header out[MAX_FIELDS];
 	const struct h2_header *kept;
 	size_t k;
 
-	kept = keep(r, h, n, &k);
+	kept = keep(r, s, h, n, &k);
 	if (kept)
 		return h2_stream_respond(r->sc, kept, k,
 					 H2_NO_COPY | (end ? H2_END : 0));
@@ -1368,27 +1392,36 @@ static int respond(struct proxy_h2_req *r, const struct h2_header *h, size_t n,
 
 /* end_with - the response's trailers to the client, kept as respond()
  * keeps a head */
-static int end_with(struct proxy_h2_req *r, const struct h2_header *h,
-		    size_t n)
+static int end_with(struct proxy_h2_req *r, struct h2_stream *s,
+		    const struct h2_header *h, size_t n)
 {
 	struct h2_header out[MAX_FIELDS];
 	const struct h2_header *kept;
 	size_t k;
 
-	kept = keep(r, h, n, &k);
+	kept = keep(r, s, h, n, &k);
 	if (kept)
 		return h2_stream_end_no_copy(r->sc, kept, k);
 	return h2_stream_end(r->sc, out, filter(h, n, out));
 }
 
-static void on_response(struct proxy_h2_req *r, const struct h2_header *h,
-			size_t n, bool end)
+/* status_of - a :status field's code (nghttp2 checked: three digits) */
+static int status_of(const struct h2_header *st)
+{
+	if (st->value_len != 3)
+		return atoi(st->value);
+	return (st->value[0] - '0') * 100 + (st->value[1] - '0') * 10 +
+	       (st->value[2] - '0');
+}
+
+static void on_response(struct proxy_h2_req *r, struct h2_stream *s,
+			const struct h2_header *h, size_t n, bool end)
 {
 	const struct h2_header *st = h2_header_find(h, n, ":status");
 
 	r->resp_head = true;
 	r->head_ns = time_mono_ns();
-	r->status = st ? atoi(st->value) : 502;
+	r->status = st ? status_of(st) : 502;
 	ep_finish(r, r->head_ns - r->start_ns);
 	proxy_tap_response(req_px(r), &r->tap, r->status);
 	if (!r->deadline)
@@ -1401,7 +1434,7 @@ static void on_response(struct proxy_h2_req *r, const struct h2_header *h,
 			r->grpc_status = atoi(g->value);
 		r->resp_ended = true;
 	}
-	if (respond(r, h, n, end)) {
+	if (respond(r, s, h, n, end)) {
 		h2_stream_reset(r->sc, H2_INTERNAL_ERROR);
 		up_reset(r, H2_CANCEL);
 	}
@@ -1420,7 +1453,7 @@ static void on_up_headers(struct h2_stream *s, enum h2_head kind,
 		return;
 	}
 	if (kind == H2_HEAD_RESPONSE) {
-		on_response(r, h, n, end);
+		on_response(r, s, h, n, end);
 		return;
 	}
 	/* trailers: the gRPC status lives here */
@@ -1429,7 +1462,7 @@ static void on_up_headers(struct h2_stream *s, enum h2_head kind,
 		r->grpc_status = atoi(g->value);
 	r->resp_ended = true;
 	ev_timer_stop(req_loop(r), &r->timer);
-	if (end_with(r, h, n))
+	if (end_with(r, s, h, n))
 		h2_stream_reset(r->sc, H2_INTERNAL_ERROR);
 }
 

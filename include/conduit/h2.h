@@ -375,6 +375,18 @@ int h2_conn_request(struct h2_conn *c, const struct h2_header *h, size_t n,
 		    unsigned flags, void *data, struct h2_stream **out);
 
 struct h2_conn *h2_stream_conn(const struct h2_stream *s);
+
+/*
+ * h2_head_hold - inside on_headers(s, ...): keep the buffers the head's
+ * fields point into past the callback, until h2_head_release(). The
+ * caller gives room for 2 * n pointers (n: the callback's field count);
+ * returns how many it stored (2 * n), or 0 outside the callback, where
+ * the caller copies instead. The bytes are NUL-terminated, as during the
+ * callback. The proxy holds what it forwards instead of copying it.
+ */
+size_t h2_head_hold(struct h2_stream *s, void **bufs, size_t room);
+void h2_head_release(void **bufs, size_t n);
+
 uint32_t h2_stream_id(const struct h2_stream *s);
 void *h2_stream_data(const struct h2_stream *s);
 void h2_stream_set_data(struct h2_stream *s, void *data);
