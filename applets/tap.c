@@ -6,9 +6,9 @@
  *               [--path PREFIX] [--authority A] [-o json]
  *
  * One line per event, as Linkerd prints them:
- *   req id=0:1 proxy=in  src=... dst=... tls=no_identity :method=GET :authority=... :path=...
- *   rsp id=0:1 proxy=in  src=... dst=... tls=no_identity :status=200 latency=812µs
- *   end id=0:1 proxy=in  src=... dst=... tls=no_identity grpc-status=OK duration=940µs response-length=123B
+ *   req id=0:1 proxy=in  src=... dst=... tls=true :method=GET :authority=... :path=...
+ *   rsp id=0:1 proxy=in  src=... dst=... tls=true :status=200 latency=812µs
+ *   end id=0:1 proxy=in  src=... dst=... tls=true grpc-status=OK duration=940µs response-length=123B
  * Runs until interrupted or until every tapped proxy is gone. Exit 1 when
  * the API cannot answer (or the resource does not exist), 2 on a usage
  * error.

@@ -316,11 +316,17 @@ static void up_free(struct up *u)
 static void route(struct proxy_h2_req *r);
 
 /* req_tls_id - the identity r's upstream must prove (NULL: plaintext) */
-static const char *req_tls_id(const struct proxy_h2_req *r)
+static const char *tls_id_to(const struct proxy_h2_req *r,
+			     const struct sock_addr *addr)
 {
-	return r->ep && sock_addr_equal(&r->ep->addr, &r->addr) ?
+	return r->ep && addr && sock_addr_equal(&r->ep->addr, addr) ?
 		       proxy_upstream_tls(req_px(r), r->ep->identity) :
 		       NULL;
+}
+
+static const char *req_tls_id(const struct proxy_h2_req *r)
+{
+	return tls_id_to(r, &r->addr);
 }
 
 /*
@@ -752,7 +758,10 @@ static void tap_begin(struct proxy_h2_req *r, const struct sock_addr *addr)
 
 	r->tapped = true;
 	proxy_tap_request(c->px, &r->tap, c->dir, &c->peer,
-			  addr ? addr : &c->target, m ? m->value : "",
+			  addr ? addr : &c->target,
+			  c->dir == PROXY_INBOUND ? proxy_conn_tls_id(c) :
+						    tls_id_to(r, addr),
+			  m ? m->value : "",
 			  m ? m->value_len : 0, r->authority, r->authority_len,
 			  r->path, r->path ? strlen(r->path) : 0);
 }
@@ -1137,6 +1146,7 @@ static void req_free(struct proxy_h2_req *r)
 	ep_drop(r);
 	count_bytes(hc->h2, &hc->c->metrics->src, &hc->in_seen, &hc->out_seen);
 	ev_timer_stop(req_loop(r), &r->timer);
+	proxy_tap_req_release(&r->tap);
 	for (struct held *hd = r->held; hd; hd = hd->next)
 		h2_head_release(hd->bufs, hd->n);
 	arena_release(&r->arena);

@@ -836,6 +836,9 @@ static void on_request_head(struct h1 *h)
 
 		proxy_tap_request(c->px, &h->tap, c->dir, &c->peer,
 				  h->upstream.len ? &h->upstream : &c->target,
+				  c->dir == PROXY_INBOUND ? proxy_conn_tls_id(c) :
+				  h->ep ? proxy_upstream_tls(c->px, h->ep->identity) :
+					  NULL,
 				  m, strlen(m), host.p, host.len, t.p, t.len);
 	}
 }
@@ -1117,6 +1120,7 @@ static void h1_free(struct loop_reap *r)
 	buf_release(&h->sout);
 	http1_parser_free(h->req);
 	http1_parser_free(h->resp);
+	proxy_tap_req_release(&h->tap);
 	free(h);
 }
 
@@ -1463,6 +1467,7 @@ static void h1_stop(struct proxy_conn *c)
 	h->dns = NULL;
 	if (h->active)
 		proxy_tap_end(c->px, &h->tap, -1, 0, h->resp_bytes);
+	proxy_tap_req_release(&h->tap);
 	server_close(h, false);
 	log_debug("connection closed",
 		  "dir=%s proto=%s target=%s requests=%llu ms=%lld",

@@ -212,6 +212,12 @@ static void send_event(struct proxy_tap *t, struct proxy_tap_req *r,
 	Io__Linkerd__Proxy__Net__TcpAddress src, dst;
 	Io__Linkerd__Proxy__Net__IPAddress sip, dip;
 	Io__Linkerd__Proxy__Net__IPv6 s6, d6;
+	Io__Linkerd__Proxy__Tap__TapEvent__EndpointMeta meta =
+		IO__LINKERD__PROXY__TAP__TAP_EVENT__ENDPOINT_META__INIT;
+	Io__Linkerd__Proxy__Tap__TapEvent__EndpointMeta__LabelsEntry
+		tls = IO__LINKERD__PROXY__TAP__TAP_EVENT__ENDPOINT_META__LABELS_ENTRY__INIT,
+		id = IO__LINKERD__PROXY__TAP__TAP_EVENT__ENDPOINT_META__LABELS_ENTRY__INIT;
+	Io__Linkerd__Proxy__Tap__TapEvent__EndpointMeta__LabelsEntry *labels[2];
 
 	destination_tcp_addr(&r->src, &src, &sip, &s6);
 	destination_tcp_addr(&r->dst, &dst, &dip, &d6);
@@ -222,6 +228,21 @@ static void send_event(struct proxy_tap *t, struct proxy_tap_req *r,
 	ev.proxy_direction = r->dir == PROXY_INBOUND
 		? IO__LINKERD__PROXY__TAP__TAP_EVENT__PROXY_DIRECTION__INBOUND
 		: IO__LINKERD__PROXY__TAP__TAP_EVENT__PROXY_DIRECTION__OUTBOUND;
+	/* Linkerd's places: the client's in source_meta (inbound), the
+	 * server's in destination_meta (outbound) */
+	tls.key = "tls";
+	tls.value = (char *)(r->tls ? r->tls : "disabled");
+	labels[meta.n_labels++] = &tls;
+	if (r->peer_id) {
+		id.key = r->dir == PROXY_INBOUND ? "client_id" : "server_id";
+		id.value = r->peer_id;
+		labels[meta.n_labels++] = &id;
+	}
+	meta.labels = labels;
+	if (r->dir == PROXY_INBOUND)
+		ev.source_meta = &meta;
+	else
+		ev.destination_meta = &meta;
 	ev.event_case = IO__LINKERD__PROXY__TAP__TAP_EVENT__EVENT_HTTP;
 	ev.http = http;
 	for (uint8_t i = 0; i < r->n; i++) {
@@ -250,8 +271,9 @@ static void duration(Google__Protobuf__Duration *d, int64_t ns)
 
 void proxy_tap_request_slow(struct proxy_tap *t, struct proxy_tap_req *r,
 			    enum proxy_dir dir, const struct sock_addr *src,
-			    const struct sock_addr *dst, const char *method,
-			    size_t mlen, const char *authority, size_t alen,
+			    const struct sock_addr *dst, const char *tls_id,
+			    const char *method, size_t mlen,
+			    const char *authority, size_t alen,
 			    const char *path, size_t plen)
 {
 	struct req_view v = { src, dst, method, authority, path, mlen, alen, plen };
@@ -276,6 +298,10 @@ void proxy_tap_request_slow(struct proxy_tap *t, struct proxy_tap_req *r,
 		return;
 	r->dir = dir;
 	r->responded = false;
+	/* the labels of the tls series in the metrics */
+	r->tls = tls_id ? "true" : t->px->identity ? "no_identity" : "disabled";
+	free(r->peer_id);
+	r->peer_id = tls_id && *tls_id ? strdup(tls_id) : NULL;
 	r->stream = ++t->next_stream;
 	r->start_ns = time_mono_ns();
 	memset(&r->src, 0, sizeof(r->src));

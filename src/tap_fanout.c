@@ -102,6 +102,18 @@ static bool admit(struct fan *f)
 	return true;
 }
 
+/* meta_label - the value of label key in meta, or NULL */
+static const char *
+meta_label(const Io__Linkerd__Proxy__Tap__TapEvent__EndpointMeta *meta,
+	   const char *key)
+{
+	for (size_t i = 0; meta && i < meta->n_labels; i++)
+		if (meta->labels[i] && meta->labels[i]->key &&
+		    !strcmp(meta->labels[i]->key, key))
+			return meta->labels[i]->value;
+	return NULL;
+}
+
 static void on_event(struct grpc_call *call, const uint8_t *msg, size_t len)
 {
 	struct leg *l = grpc_call_data(call);
@@ -187,7 +199,23 @@ static void on_event(struct grpc_call *call, const uint8_t *msg, size_t len)
 				? "in" : "out");
 	json_set_string(o, "src", src);
 	json_set_string(o, "dst", dst);
-	json_set_string(o, "tls", "no_identity");
+	{
+		/* the proxy's: the client's security inbound, the server's
+		 * outbound (an older proxy says nothing: not known) */
+		const Io__Linkerd__Proxy__Tap__TapEvent__EndpointMeta *meta =
+			ev->proxy_direction == IO__LINKERD__PROXY__TAP__TAP_EVENT__PROXY_DIRECTION__INBOUND
+				? ev->source_meta : ev->destination_meta;
+		const char *tls = meta_label(meta, "tls");
+		const char *peer = meta_label(meta, ev->proxy_direction ==
+							    IO__LINKERD__PROXY__TAP__TAP_EVENT__PROXY_DIRECTION__INBOUND
+						    ? "client_id" : "server_id");
+
+		json_set_string(o, "tls", tls ? tls : "unknown");
+		if (peer)
+			json_set_string(o, ev->proxy_direction ==
+						   IO__LINKERD__PROXY__TAP__TAP_EVENT__PROXY_DIRECTION__INBOUND
+					       ? "client_id" : "server_id", peer);
+	}
 	text = json_print(o, false);
 	if (text) {
 		size_t n = strlen(text);

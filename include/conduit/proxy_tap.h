@@ -3,6 +3,8 @@
 #ifndef CONDUIT_PROXY_TAP_H
 #define CONDUIT_PROXY_TAP_H
 
+#include <stdlib.h>
+
 #include "conduit/proxy.h"
 
 /*
@@ -31,6 +33,11 @@ struct proxy_tap_req {
 	int64_t start_ns, rsp_ns;
 	struct sock_addr src, dst;
 	enum proxy_dir dir;
+	/* how the peer was secured (inbound: the client; outbound: the
+	 * server): tls "true", "no_identity" or "disabled" as in the
+	 * metrics; peer_id its identity (malloc'd; NULL: none) */
+	const char *tls;
+	char *peer_id;
 };
 
 struct proxy_tap;
@@ -48,26 +55,32 @@ void proxy_tap_accept(struct proxy_tap *t, int fd, const struct sock_addr *peer)
 /*
  * proxy_tap_request - a request began: remember which taps match it and
  * send them request-init. method, authority and path need not be
- * NUL-terminated. Costs one test when nobody taps: call it always.
+ * NUL-terminated. tls_id: the peer's identity when the hop is mesh TLS
+ * ("" for a client without a certificate), NULL for plaintext; inbound
+ * the peer is the client, outbound the server. Costs one test when
+ * nobody taps: call it always.
  */
 void proxy_tap_request_slow(struct proxy_tap *t, struct proxy_tap_req *r,
 			    enum proxy_dir dir, const struct sock_addr *src,
-			    const struct sock_addr *dst, const char *method,
-			    size_t mlen, const char *authority, size_t alen,
+			    const struct sock_addr *dst, const char *tls_id,
+			    const char *method, size_t mlen,
+			    const char *authority, size_t alen,
 			    const char *path, size_t plen);
 
 static inline void proxy_tap_request(struct proxy *px, struct proxy_tap_req *r,
 				     enum proxy_dir dir,
 				     const struct sock_addr *src,
 				     const struct sock_addr *dst,
+				     const char *tls_id,
 				     const char *method, size_t mlen,
 				     const char *authority, size_t alen,
 				     const char *path, size_t plen)
 {
 	r->n = 0;
 	if (px->ntaps)
-		proxy_tap_request_slow(px->tap, r, dir, src, dst, method, mlen,
-				       authority, alen, path, plen);
+		proxy_tap_request_slow(px->tap, r, dir, src, dst, tls_id,
+				       method, mlen, authority, alen, path,
+				       plen);
 }
 
 /* proxy_tap_response - the response head (its status); r->n == 0: no-op */
@@ -92,6 +105,15 @@ static inline void proxy_tap_end(struct proxy *px, struct proxy_tap_req *r,
 {
 	if (r->n)
 		proxy_tap_end_slow(px->tap, r, grpc_status, reset_code, bytes);
+	r->n = 0;
+}
+
+/* proxy_tap_req_release - what r holds, once r is done with (after its
+ * proxy_tap_end, or instead of it) */
+static inline void proxy_tap_req_release(struct proxy_tap_req *r)
+{
+	free(r->peer_id);
+	r->peer_id = NULL;
 	r->n = 0;
 }
 

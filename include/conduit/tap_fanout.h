@@ -15,11 +15,16 @@
  *
  *   {"type":"req","id":"1:7","pod":"web-1","namespace":"emojivoto",
  *    "proxy":"in","src":"127.10.0.4:40112","dst":"127.10.1.3:8080",
- *    "tls":"no_identity","method":"GET","authority":"web-svc...",
- *    "path":"/api/list"}
+ *    "tls":"true","client_id":"vote-bot.emojivoto.serviceaccount...",
+ *    "method":"GET","authority":"web-svc...","path":"/api/list"}
  *   {"type":"rsp",...,"status":200,"latency_us":812}
  *   {"type":"end",...,"grpc_status":2,"reset":0,"duration_us":940,
  *    "response_bytes":123}
+ *
+ * tls and client_id (inbound) or server_id (outbound) say how the
+ * proxy's peer was secured, as the proxy's metrics label it: "true" (mesh
+ * TLS), "no_identity" or "disabled" (plaintext; identity on or off);
+ * "unknown" when the proxy did not say.
  *
  * Requests beyond max_rps (a token bucket over request-init events) are
  * dropped whole: their rsp and end lines too. The stream ends when the

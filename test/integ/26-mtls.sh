@@ -126,7 +126,7 @@ server() {
 		--control-listen-addr "127.0.0.1:$ctl" \
 		--destination-svc-addr "127.0.0.1:$DPORT" \
 		$(identity "$1" "$5")
-	eval "${1}_PID=$SPAWNED ${1}_ADMIN=$adm"
+	eval "${1}_PID=$SPAWNED ${1}_ADMIN=$adm ${1}_CTL=$ctl"
 }
 server web 127.0.4.1 "$WPORT" 127.0.5.1 web
 server h2 127.0.4.2 "$HPORT" 127.0.5.2 h2
@@ -207,6 +207,45 @@ pod web 127.0.4.1 "$WPORT" web
 wait_until 5 sh -c "$PEER load $OUT_ADDR web-svc.demo.svc.cluster.local 1 1 | grep -q '^200'"
 run $PEER load "$OUT_ADDR" web-svc.demo.svc.cluster.local 20 2
 expect_match "the right identity again: 20 x 200" "$OUT" '^200 web-1 20$'
+
+# --- tap: how each request's peer was secured ---------------------------------
+# grpcio's Tap.Observe on the server proxy (inbound: the client's TLS) and
+# on the client proxy (outbound: the server's), as `conduit tap` shows it
+if /usr/bin/python3 -c 'import grpc, google.protobuf' 2>/dev/null && command -v protoc >/dev/null &&
+	[ -x /usr/bin/grpc_python_plugin ]; then
+	grpc_stubs "protoc generates python stubs of tap.proto" tap
+	cp "$HERE/tap_client.py" "$TMP/py/"
+	# tap NAME PROXY: observe PROXY's next 2 requests, into $TMP/NAME.log
+	tap() {
+		local ctl
+		ctl=$(eval echo "\$${2}_CTL")
+		spawn "$1" env PYTHONPATH="$TMP/py" /usr/bin/python3 "$TMP/py/tap_client.py" \
+			"127.0.0.1:$ctl" 2 15
+		eval "${1}_TAP=$SPAWNED"
+		wait_until 10 grep -q '^observing' "$TMP/$1.log"
+	}
+	tap tapweb web
+	tap tapcli cli
+	run $PEER load "$OUT_ADDR" web-svc.demo.svc.cluster.local 1 1
+	run curl -s -m 5 "http://127.0.4.1:$WPORT/tapped-plain" -H "Host: web"
+	run $PEER load "$OUT_ADDR" plain-svc.demo.svc.cluster.local 1 1
+	wait_until 10 sh -c "[ \$(grep -c '^{' '$TMP/tapweb.log') -ge 2 ] && [ \$(grep -c '^{' '$TMP/tapcli.log') -ge 2 ]"
+	W=$(grep '^{' "$TMP/tapweb.log") C=$(grep '^{' "$TMP/tapcli.log")
+	expect_match "tap, server proxy: a request over mTLS says tls=true and the client's identity" "$W" \
+		"^\\{\"destination_meta\": \\{\\}, \"dir\": \"in\", \"path\": \"/[^\"]*\", \"source_meta\": \\{\"client_id\": \"client\\.demo\\.$ID_SUFFIX\", \"tls\": \"true\"\\}\\}\$"
+	expect_match "a plaintext request says tls=no_identity, and no identity" "$W" \
+		'^\{"destination_meta": \{\}, "dir": "in", "path": "/tapped-plain", "source_meta": \{"tls": "no_identity"\}\}$'
+	expect_match "tap, client proxy: to web over mTLS, tls=true and the server's identity" "$C" \
+		"^\\{\"destination_meta\": \\{\"server_id\": \"web\\.demo\\.$ID_SUFFIX\", \"tls\": \"true\"\\}, \"dir\": \"out\","
+	expect_match "to an endpoint without an identity: tls=no_identity" "$C" \
+		'^\{"destination_meta": \{"tls": "no_identity"\}, "dir": "out",'
+	for t in tapweb tapcli; do
+		pid=$(eval echo "\$${t}_TAP")
+		kill "$pid" 2>/dev/null
+	done
+else
+	skip "tap's tls labels" "python3-grpcio or protoc missing (scripts/install-deps)"
+fi
 
 # --- Certify over TLS, as in a cluster ----------------------------------------
 # the identity component gets a proxy of its own (certified over loopback,

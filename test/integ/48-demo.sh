@@ -44,9 +44,9 @@ run "$CONDUIT" get pods --api-addr "$API" -n emojivoto
 expect_eq "get pods: four, all meshed and ready" "$(grep -c ' true .* yes ' <<<"$OUT")" 4
 # tap: live lines, both directions, the failing gRPC status among them
 run timeout 6 "$CONDUIT" tap deploy/web -n emojivoto --api-addr "$API"
-expect_match "tap deploy/web: request lines, inbound" "$OUT" "^req id=[0-9]+:[0-9]+ proxy=in +src=[0-9.:]+ dst=127\.$SUB\.1\.3:8080 tls=no_identity :method=GET :authority=web-svc\.emojivoto\.svc\.cluster\.local:80 :path=/api/"
+expect_match "tap deploy/web: request lines, inbound, from the bot over mutual TLS" "$OUT" "^req id=[0-9]+:[0-9]+ proxy=in +src=[0-9.:]+ dst=127\.$SUB\.1\.3:8080 tls=true :method=GET :authority=web-svc\.emojivoto\.svc\.cluster\.local:80 :path=/api/"
 expect_match "response lines with status and latency" "$OUT" '^rsp id=[0-9:]+ proxy=in .* :status=(200|500) latency=[0-9]+µs$'
-expect_match "outbound gRPC to voting, routed to its pod" "$OUT" "^req id=[0-9:]+ proxy=out src=[0-9.:]+ dst=127\.$SUB\.0\.2:8080 .*:path=/emojivoto\.v1\.VotingService/Vote\$"
+expect_match "outbound gRPC to voting, routed to its pod, over mutual TLS" "$OUT" "^req id=[0-9:]+ proxy=out src=[0-9.:]+ dst=127\.$SUB\.0\.2:8080 tls=true .*:path=/emojivoto\.v1\.VotingService/Vote\$"
 expect_match "the designed failure: grpc-status=UNKNOWN" "$OUT" '^end id=[0-9:]+ proxy=out .* grpc-status=Unknown|^end id=[0-9:]+ proxy=out .* grpc-status=UNKNOWN'
 # web's proxy: its outbound gRPC series name the voting pod it reached
 wmetrics=$(grep -oE "^  web +127\.$SUB\.0\.3 +[^ ]+ +http://[0-9.:]+/metrics" "$TMP/demo.log" | awk '{ print $4 }')
@@ -64,6 +64,8 @@ expect_match "voting's proxy: inbound requests over mutual TLS from web's identi
 run timeout 4 "$CONDUIT" tap deploy/voting -n emojivoto --api-addr "$API" -o json --max-rps 5
 T=$OUT
 check "tap -o json: every line parses" /usr/bin/python3 -c 'import json,sys; [json.loads(l) for l in sys.argv[1].splitlines()]' "$T"
+expect_match "tap -o json: voting's inbound requests name web's identity" "$T" \
+	'"proxy":"in",.*"tls":"true","client_id":"web\.emojivoto\.serviceaccount\.identity\.conduit\.cluster\.local"'
 n=$(grep -c '"type":"req"' <<<"$T")
 if [ "$n" -ge 1 ] && [ "$n" -le 30 ]; then ok "--max-rps 5 bounds the requests shown ($n in 4 s)"; else not_ok "--max-rps 5: $n requests shown in 4 s"; fi
 run timeout 5 "$CONDUIT" top deploy/web -n emojivoto --api-addr "$API" --refresh 1s

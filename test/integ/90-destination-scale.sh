@@ -22,12 +22,8 @@ if ! $PY -c 'import grpc, google.protobuf' 2>/dev/null; then
 	skip "destination at scale" "python3-grpcio or python3-protobuf missing (scripts/install-deps)"
 	finish
 fi
-mkdir -p "$TMP/py" "$TMP/cluster"
-check "protoc generates python stubs of destination.proto" \
-	protoc -I "$HERE/../../proto" --python_out="$TMP/py" --grpc_out="$TMP/py" \
-	--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin \
-	"$HERE/../../proto/destination.proto" "$HERE/../../proto/net.proto" \
-	"$HERE/../../proto/http_types.proto"
+mkdir -p "$TMP/cluster"
+grpc_stubs "protoc generates python stubs of destination.proto" destination
 cp "$HERE/dst_client.py" "$TMP/py/"
 
 C=$TMP/cluster

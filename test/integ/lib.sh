@@ -28,6 +28,19 @@ ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
 not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
 skip() { SKIP=$((SKIP + 1)); echo "ok - # SKIP $1: $2"; }
 
+# grpc_stubs DESC PROTO...: python stubs (messages and grpcio services) of
+# proto/PROTO.proto into $TMP/py, checked as DESC, with net.proto and
+# http_types.proto, which the project's protos import
+grpc_stubs() {
+	local desc=$1 root files=()
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../proto" && pwd)
+	shift
+	for f in "$@" net http_types; do files+=("$root/$f.proto"); done
+	mkdir -p "$TMP/py"
+	check "$desc" protoc -I "$root" --python_out="$TMP/py" --grpc_out="$TMP/py" \
+		--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin "${files[@]}"
+}
+
 # diag FILE...: show a file (indented) after a failure, bounded
 diag() {
 	local f

@@ -14,12 +14,7 @@ for tool in protoc /usr/bin/grpc_python_plugin curl; do
 	command -v "$tool" >/dev/null || { skip "controller on k8s" "$tool missing"; finish; }
 done
 new_ns || { not_ok "a namespace for the test"; finish; }
-mkdir -p "$TMP/py"
-check "python stubs of destination.proto" \
-	protoc -I "$HERE/../../proto" --python_out="$TMP/py" --grpc_out="$TMP/py" \
-	--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin \
-	"$HERE/../../proto/destination.proto" "$HERE/../../proto/net.proto" \
-	"$HERE/../../proto/http_types.proto"
+grpc_stubs "python stubs of destination.proto" destination
 cp "$HERE/../integ/dst_client.py" "$TMP/py/"
 
 DPORT=$(free_port) APORT=$(free_port) PPORT=$(free_port)
