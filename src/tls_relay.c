@@ -21,6 +21,8 @@
 #include "conduit/pki.h"
 
 #define RELAY_BUF (16u << 10)	/* a direction's buffer: one full record */
+#define READ_AHEAD (4u << 10)	/* TLS bytes read ahead of mbedtls: a small
+				 * record's header and body in one recv */
 #define PUMP_ROUNDS 16		/* buffers per direction per wakeup */
 #define HANDSHAKE_TIMEOUT 10.0	/* seconds, when the caller gives <= 0 */
 #define ID_MAX 256		/* an identity, with its NUL */
@@ -434,6 +436,15 @@ struct tls_relay {
 	bool verified;		   /* the peer's chain was checked (a full
 				    * handshake; a resumed one has none) */
 	int sock_err;	    /* errno of the last failed send/recv on tcp */
+	/*
+	 * While relaying: may a read find more? Set when the socket's read
+	 * watcher fires, cleared by a short read (level-triggered: if more
+	 * came, the watcher fires again). No read goes only to hear EAGAIN.
+	 */
+	bool tcp_more, plain_more;
+	unsigned char *ahead; /* READ_AHEAD, in mem: TLS bytes mbedtls has
+			       * not asked for yet, [aoff, alen) */
+	size_t aoff, alen;
 	void (*on_ready)(void *arg, int plain_fd, const char *peer_id_or_why);
 	void (*on_fail)(void *arg, const char *why);
 	void *arg;
@@ -469,6 +480,55 @@ static int bio_send(void *ctx, const unsigned char *p, size_t len)
 	return MBEDTLS_ERR_NET_SEND_FAILED;
 }
 
+static int recv_error(struct tls_relay *r)
+{
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return MBEDTLS_ERR_SSL_WANT_READ;
+	r->sock_err = errno;
+	return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET
+				   : MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+/*
+ * relay_recv - TLS bytes for mbedtls while relaying. mbedtls asks for a
+ * record's 5-byte header, then for its body: a small read is served from
+ * READ_AHEAD bytes read at once (one recv a small record, not two), a big
+ * one goes straight to mbedtls. After a short read, WANT_READ without a
+ * syscall until the read watcher fires again.
+ */
+static int relay_recv(struct tls_relay *r, unsigned char *p, size_t len)
+{
+	ssize_t n;
+
+	if (r->aoff < r->alen) {
+		n = (ssize_t)MIN(len, r->alen - r->aoff);
+		memcpy(p, r->ahead + r->aoff, (size_t)n);
+		r->aoff += (size_t)n;
+		return (int)n;
+	}
+	if (!r->tcp_more)
+		return MBEDTLS_ERR_SSL_WANT_READ;
+	if (len >= READ_AHEAD) {
+		do
+			n = recv(r->tcp, p, len, 0);
+		while (n < 0 && errno == EINTR);
+		if (n < 0 || (size_t)n < len)
+			r->tcp_more = false;
+		return n >= 0 ? (int)n : recv_error(r);
+	}
+	do
+		n = recv(r->tcp, r->ahead, READ_AHEAD, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 || (size_t)n < READ_AHEAD)
+		r->tcp_more = false;
+	if (n <= 0)
+		return n == 0 ? 0 : recv_error(r);
+	r->aoff = MIN(len, (size_t)n);
+	r->alen = (size_t)n;
+	memcpy(p, r->ahead, r->aoff);
+	return (int)r->aoff;
+}
+
 /* bio_recv - the prefix first (the socket will not signal it), then fd */
 static int bio_recv(void *ctx, unsigned char *p, size_t len)
 {
@@ -486,16 +546,14 @@ static int bio_recv(void *ctx, unsigned char *p, size_t len)
 		}
 		return (int)n;
 	}
+	if (r->state == R_RELAY)
+		return relay_recv(r, p, len);
 	do
 		n = recv(r->tcp, p, len, 0);
 	while (n < 0 && errno == EINTR);
 	if (n >= 0)
 		return (int)n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK)
-		return MBEDTLS_ERR_SSL_WANT_READ;
-	r->sock_err = errno;
-	return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET
-				   : MBEDTLS_ERR_NET_RECV_FAILED;
+	return recv_error(r);
 }
 
 /*
@@ -778,9 +836,11 @@ static int pump_up(struct tls_relay *r)
 			}
 			return 0;
 		}
-		if (round == PUMP_ROUNDS)
+		if (round == PUMP_ROUNDS || !r->plain_more)
 			return 0; /* the plain end is level-triggered */
 		n = recv(r->plain, d->buf, RELAY_BUF, 0);
+		if (n < RELAY_BUF)
+			r->plain_more = false; /* short: drained, most likely */
 		if (n > 0) {
 			d->off = 0;
 			d->len = (size_t)n;
@@ -835,7 +895,8 @@ static int pump_down(struct tls_relay *r)
 		}
 		if (round == PUMP_ROUNDS) {
 			/* the socket may have nothing more to say */
-			if (mbedtls_ssl_check_pending(&r->ssl))
+			if (mbedtls_ssl_check_pending(&r->ssl) ||
+			    r->aoff < r->alen)
 				kick(r);
 			return 0;
 		}
@@ -920,9 +981,12 @@ static void relay_start(struct tls_relay *r)
 	ev_timer_stop(loop, &r->timer);
 	watch(r, &r->tcp_r, false);
 	watch(r, &r->tcp_w, false);
-	r->mem = xmalloc(2 * RELAY_BUF);
+	r->mem = xmalloc(2 * RELAY_BUF + READ_AHEAD);
 	r->up.buf = r->mem;
 	r->down.buf = r->mem + RELAY_BUF;
+	r->ahead = r->mem + 2 * RELAY_BUF;
+	r->aoff = r->alen = 0;
+	r->tcp_more = r->plain_more = true;
 	r->state = R_RELAY;
 	log_debug("TLS session up", "side=%s peer=%s id=%s suite=%s full=%s",
 		  r->server ? "server" : "client", r->target,
@@ -1101,9 +1165,12 @@ static void step(struct tls_relay *r)
 
 static void on_tcp_r(struct ev_loop *loop, ev_io *w, int revents)
 {
+	struct tls_relay *r = container_of(w, struct tls_relay, tcp_r);
+
 	(void)loop;
 	(void)revents;
-	step(container_of(w, struct tls_relay, tcp_r));
+	r->tcp_more = true;
+	step(r);
 }
 
 static void on_tcp_w(struct ev_loop *loop, ev_io *w, int revents)
@@ -1115,9 +1182,12 @@ static void on_tcp_w(struct ev_loop *loop, ev_io *w, int revents)
 
 static void on_plain_r(struct ev_loop *loop, ev_io *w, int revents)
 {
+	struct tls_relay *r = container_of(w, struct tls_relay, plain_r);
+
 	(void)loop;
 	(void)revents;
-	step(container_of(w, struct tls_relay, plain_r));
+	r->plain_more = true;
+	step(r);
 }
 
 static void on_plain_w(struct ev_loop *loop, ev_io *w, int revents)

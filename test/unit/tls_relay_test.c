@@ -876,6 +876,85 @@ START_TEST(test_transfer)
 }
 END_TEST
 
+/* small_write - n pattern bytes into f's writer, all of them */
+static void small_write(struct world *w, struct flow *f, size_t n)
+{
+	uint8_t chunk[4096];
+
+	ck_assert_uint_le(n, sizeof(chunk));
+	for (size_t i = 0; i < n; i++)
+		chunk[i] = pattern(f->sent + i, f->dir);
+	for (size_t off = 0; off < n;) {
+		ssize_t k = send(f->wfd, chunk + off, n - off, MSG_NOSIGNAL);
+
+		if (k < 0) {
+			ck_assert_int_eq(errno, EAGAIN);
+			ev_run(w->loop, EVRUN_NOWAIT);
+			continue;
+		}
+		off += (size_t)k;
+	}
+	f->sent += n;
+}
+
+/*
+ * Many small writes of odd sizes both ways, the relays run between some
+ * of them: records of every small size, several of them arriving in one
+ * read (the relay reads ahead of mbedtls), each byte checked where it
+ * lands.
+ */
+START_TEST(test_small_records)
+{
+	struct tls_mesh *sm = mesh(&root.pem, &root, EMOJI);
+	struct tls_mesh *cm = mesh(&root.pem, &root, WEB);
+	struct flow up = {.dir = 0x33}, down = {.dir = 0xa7};
+	struct cli_res cr;
+	struct world w;
+	int p;
+
+	world_init(&w, sm);
+	(void)client(&w, cm, EMOJI, &p, &cr);
+	app_write(&w, p, "?", 1); /* the server's app end exists once used */
+	SPIN(&w, w.srv[0].done);
+	ck_assert_int_ge(w.srv[0].fd, 0);
+	{
+		char c;
+
+		SPIN(&w, recv(w.srv[0].fd, &c, 1, 0) == 1);
+	}
+	up.wfd = p;
+	up.rfd = w.srv[0].fd;
+	down.wfd = w.srv[0].fd;
+	down.rfd = p;
+	for (unsigned i = 0; i < 3000; i++) {
+		small_write(&w, &up, (i * 37u) % 1499 + 1);
+		small_write(&w, &down, (i * 53u) % 4001 + 1);
+		if (i % 5 == 0)
+			ev_run(w.loop, EVRUN_NOWAIT);
+		if (i % 7 == 0) {
+			flow_read(&up, 1u << 20);
+			flow_read(&down, 1u << 20);
+		}
+	}
+	{
+		double t0 = ev_time();
+
+		while (up.got < up.sent || down.got < down.sent) {
+			ev_run(w.loop, EVRUN_NOWAIT);
+			flow_read(&up, 1u << 20);
+			flow_read(&down, 1u << 20);
+			ck_assert_msg(ev_time() - t0 < 10, "up %zu/%zu down %zu/%zu",
+				      up.got, up.sent, down.got, down.sent);
+		}
+	}
+	ck_assert(!cr.failed);
+	close(p);
+	world_free(&w);
+	tls_mesh_free(sm);
+	tls_mesh_free(cm);
+}
+END_TEST
+
 /* --- failures ---------------------------------------------------------------- */
 
 /*
@@ -1863,6 +1942,7 @@ Suite *tls_relay_suite(void)
 	tcase_add_test(tc, test_client_without_cert);
 	tcase_add_test(tc, test_latency);
 	tcase_add_test(tc, test_transfer);
+	tcase_add_test(tc, test_small_records);
 	tcase_add_test(tc, test_wrong_anchors);
 	tcase_add_test(tc, test_wrong_identity);
 	tcase_add_test(tc, test_expired);
