@@ -29,6 +29,10 @@ Configurations:
                 (local mode) to the server pod's sidecar inbound -> origin
   conduit-mtls  the mesh path with identity: both sidecars certified by the
                 controller's identity component, mutual TLS between them
+                (the mesh and mTLS sidecars find the destination and
+                identity components by name, as injected ones do: dnsmasq
+                answers on 127.0.2.53:53 when the bench runs as root, else
+                they are given IP addresses; the table says which)
   haproxy, haproxy-x2, nghttpx, nghttpx-x2: the same one- and two-hop roles
 Figures: throughput and its ratio to direct; proxy CPU per request (sum
 over the proxies on the path, from /proc/PID/task/*/schedstat, children
@@ -220,13 +224,19 @@ def conduit_proxy(name, inbound, fwd=None, tcp_ports=(), dst=None, ident=None):
     if tcp_ports:
         argv += ["--inbound-ports-disable-protocol-detection",
                  ",".join(str(p) for p in tcp_ports)]
+    # the control plane by name, as an injected sidecar finds it (through
+    # the bench's DNS server when there is one: the name lookups are part
+    # of a sidecar's start)
+    ctl_host = DST_NAME if DNS else HOST
+    if DNS and (dst or ident):
+        argv += ["--resolv-conf", DNS]
     if dst:
-        argv += ["--destination-svc-addr", f"{HOST}:{dst}"]
+        argv += ["--destination-svc-addr", f"{ctl_host}:{dst}"]
     if ident:
         argv += ["--identity-trust-anchors-file", os.path.join(WORK, "ca", "root.crt"),
                  "--identity-local-name",
                  f"{ident}.demo.serviceaccount.identity.conduit.cluster.local",
-                 "--identity-svc-addr", f"{HOST}:{ID_PORT}",
+                 "--identity-svc-addr", f"{ID_NAME if DNS else HOST}:{ID_PORT}",
                  "--identity-token-file", os.path.join(WORK, "tokens", f"demo.{ident}")]
     p = start(name, argv)
     ADMINS.append(admin)
@@ -234,6 +244,53 @@ def conduit_proxy(name, inbound, fwd=None, tcp_ports=(), dst=None, ident=None):
 
 
 ADMINS = []             # every conduit proxy's admin address, for scrapes
+DNS = None              # the bench's resolv.conf, when its DNS server runs
+DNS_NOTE = ""           # how the sidecars find the control plane
+DST_NAME = "conduit-dst.conduit.svc.cluster.local"
+ID_NAME = "conduit-identity.conduit.svc.cluster.local"
+DNS_IP = "127.0.2.53"
+
+
+def dns_server():
+    """dnsmasq on DNS_IP:53 answering the control plane's names with
+    127.0.0.1 (root only: port 53); sets DNS to a resolv.conf naming it.
+    Without it the sidecars are given IP addresses."""
+    global DNS
+    dnsmasq = shutil.which("dnsmasq") or ("/usr/sbin/dnsmasq"
+                                           if os.path.exists("/usr/sbin/dnsmasq") else None)
+    if not dnsmasq or os.geteuid() != 0:
+        return "no DNS server (needs root and dnsmasq): the sidecars get IP addresses"
+    p = start("dns", [dnsmasq, "--keep-in-foreground", "--no-resolv", "--no-hosts",
+                  f"--listen-address={DNS_IP}", "--bind-interfaces", "--port=53",
+                  "--pid-file=", "--user=root", "--log-facility=-",
+                  "--local=/cluster.local/",
+                  f"--host-record={DST_NAME},127.0.0.1",
+                  f"--host-record={ID_NAME},127.0.0.1"], pin=False)
+    if not wait_for(lambda: dns_answers(DST_NAME), 5) or p.poll() is not None:
+        return (f"dnsmasq did not start or answer on {DNS_IP}:53 (see {WORK}/dns.log): "
+                "the sidecars get IP addresses")
+    conf = os.path.join(WORK, "resolv.conf")
+    with open(conf, "w") as f:
+        f.write(f"search demo.svc.cluster.local svc.cluster.local cluster.local\n"
+                f"nameserver {DNS_IP}\noptions ndots:5\n")
+    DNS = conf
+    return f"the sidecars find the control plane by name (dnsmasq on {DNS_IP}, c-ares)"
+
+
+def dns_answers(name):
+    """one A query to DNS_IP: any answer record"""
+    q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+    q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\x00\x00\x01\x00\x01"
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(0.5)
+    try:
+        s.sendto(q, (DNS_IP, 53))
+        r = s.recv(512)
+        return len(r) > 12 and r[:2] == b"\x12\x34" and (r[6] << 8 | r[7]) > 0
+    except OSError:
+        return False
+    finally:
+        s.close()
 OUTBOUND = {}           # proxy name -> its outbound port, when it matters
 
 
@@ -800,7 +857,8 @@ def report(orders, ready, out, env):
              f"h2load --log-file (request start to end of response); TCP {TCP_MIB} MiB "
              f"per transfer. Proxy CPU and RSS are summed over the proxies on the path "
              f"(the mesh path: both sidecars; not the controller). "
-             f"CPU per req at saturation; \"at 1000/s\" at the fixed rate.")
+             f"CPU per req at saturation; \"at 1000/s\" at the fixed rate. "
+             f"Mesh and mTLS rows: {DNS_NOTE}.")
     L.append("")
     L.append(f"loadavg {' '.join(env[0])} at start, {' '.join(env[1])} at end "
              f"(other work on the machine adds noise: read the ratios); "
@@ -856,6 +914,9 @@ http {{
   server {{ listen {HOST}:{nginx_port}; root {www}; }}
 }}
 """)
+        global DNS_NOTE
+        DNS_NOTE = dns_server()
+        log(DNS_NOTE)
         pod_ports = {wl: free_port() for wl in POD_IP}
         cluster = os.path.join(WORK, "cluster")
         write_cluster(cluster, pod_ports)
