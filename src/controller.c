@@ -35,7 +35,6 @@ struct controller {
 	struct destination *destination;
 	struct public_api *public_api;
 	struct injector *injector;
-	struct buf inject_anchors; /* the trust anchors injected proxies get */
 	struct web *web;
 	struct identity *identity;
 	struct kube_config id_kcfg; /* identity's TokenReviews */
@@ -385,18 +384,9 @@ static int start_injector(struct controller *c)
 	ic.inject.control_plane_ns = c->cfg->controller_ns;
 	ic.inject.cluster_domain = c->cfg->cluster_domain;
 	/* install's ConfigMap conduit-identity-trust-roots, mounted: the
-	 * proxies the webhook injects get identities */
-	buf_init(&c->inject_anchors, 1u << 20);
-	if (c->cfg->identity_trust_anchors_file) {
-		if (inject_read_trust_anchors(c->cfg->identity_trust_anchors_file,
-					      &c->inject_anchors, err,
-					      sizeof(err))) {
-			log_error("controller: cannot start the injector",
-				  "error=%s", log_quote(q, sizeof(q), err));
-			return -1;
-		}
-		ic.inject.trust_anchors_pem = buf_cstr(&c->inject_anchors);
-	} else {
+	 * proxies the webhook injects get identities (re-read on change) */
+	ic.trust_anchors_file = c->cfg->identity_trust_anchors_file;
+	if (!ic.trust_anchors_file) {
 		log_warn("controller: injected proxies get no identity",
 			 "hint=%s",
 			 log_quote(q, sizeof(q),
@@ -604,7 +594,6 @@ int controller_run(const struct controller_config *cfg, struct ev_loop *loop)
 	rc = 0;
 out:
 	injector_free(c->injector);
-	buf_release(&c->inject_anchors);
 	web_free(c->web);
 	public_api_free(c->public_api);
 	destination_free(c->destination);

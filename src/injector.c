@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "conduit/base64.h"
 #include "conduit/buf.h"
@@ -425,7 +426,11 @@ struct injector {
 	struct kube_client *kube;
 	struct kube_informer *namespaces;
 	struct metrics_series *m_reviews[INJECTOR_NRESULTS];
-	struct metrics_series *m_not_after, *m_reloads;
+	struct metrics_series *m_not_after, *m_reloads, *m_anchor_reloads;
+	/* cfg.trust_anchors_file's text, and which file it was read from
+	 * (a change of inode, size or mtime reads it again) */
+	struct buf anchors;
+	struct stat anchors_st;
 };
 
 /*
@@ -551,12 +556,64 @@ static void on_review_cancel(struct httpd_req *req, void *arg)
 	review_free(rv);
 }
 
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/*
+ * anchors_refresh - read the trust anchors again if their file changed
+ * since: at every review and every RELOAD_INTERVAL. A file that cannot be
+ * read or is not a CA is logged once (per change) and the anchors before
+ * it stay.
+ */
+static void anchors_refresh(struct injector *inj)
+{
+	const char *path = inj->cfg.trust_anchors_file;
+	struct stat st;
+	struct buf b;
+	char err[600], q[700];
+
+	if (!path)
+		return;
+	if (stat(path, &st)) {
+		st.st_ino = 0; /* gone: logged once, until it is back */
+		st.st_dev = 0;
+		st.st_size = -1;
+	}
+	if (same_file(&st, &inj->anchors_st))
+		return;
+	inj->anchors_st = st;
+	buf_init(&b, 1u << 20);
+	if (inject_read_trust_anchors(path, &b, err, sizeof(err))) {
+		log_warn("injector: cannot reload the trust anchors (the ones "
+			 "before stay)", "error=%s", log_quote(q, sizeof(q), err));
+		buf_release(&b);
+		return;
+	}
+	if (buf_len(&b) == buf_len(&inj->anchors) &&
+	    !memcmp(buf_head(&b), buf_head(&inj->anchors), buf_len(&b))) {
+		buf_release(&b);
+		return; /* touched, not changed */
+	}
+	buf_release(&inj->anchors);
+	inj->anchors = b;
+	inj->cfg.inject.trust_anchors_pem = buf_cstr(&inj->anchors);
+	metrics_counter_inc(inj->m_anchor_reloads);
+	log_info("injector: trust anchors reloaded: pods injected from now on "
+		 "get them", "file=%s bytes=%zu", path, buf_len(&inj->anchors));
+}
+
 static void on_inject(struct httpd_req *req, void *arg)
 {
 	struct review *rv = xcalloc(1, sizeof(*rv));
 
 	rv->inj = arg;
 	rv->req = req;
+	anchors_refresh(rv->inj); /* a rotation shows at the next pod */
 	if (review(rv)) {
 		review_free(rv);
 		return;
@@ -583,6 +640,7 @@ static void on_reload(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	metrics_gauge_set(inj->m_not_after,
 			  (double)tls_server_not_after(inj->tls));
+	anchors_refresh(inj);
 }
 
 static void on_ns_error(void *arg, const char *msg)
@@ -622,6 +680,11 @@ static void register_metrics(struct injector *inj)
 			       "Serving certificates re-read after their files changed",
 			       NULL, 0, NULL, 0);
 	inj->m_reloads = metrics_series_get(f, NULL);
+	f = metrics_family_new(inj->cfg.metrics, METRICS_COUNTER,
+			       "injector_trust_anchors_reloads_total",
+			       "Trust anchors re-read after their file changed",
+			       NULL, 0, NULL, 0);
+	inj->m_anchor_reloads = metrics_series_get(f, NULL);
 }
 
 struct injector *injector_new(const struct injector_config *cfg, char *err,
@@ -641,7 +704,16 @@ struct injector *injector_new(const struct injector_config *cfg, char *err,
 	BUG_ON(!cfg->loop || !cfg->metrics);
 	inj->cfg = *cfg;
 	inj->loop = cfg->loop;
+	buf_init(&inj->anchors, 1u << 20);
 	register_metrics(inj);
+	if (cfg->trust_anchors_file) {
+		if (stat(cfg->trust_anchors_file, &inj->anchors_st))
+			memset(&inj->anchors_st, 0, sizeof(inj->anchors_st));
+		if (inject_read_trust_anchors(cfg->trust_anchors_file,
+					      &inj->anchors, err, errlen))
+			goto out_free;
+		inj->cfg.inject.trust_anchors_pem = buf_cstr(&inj->anchors);
+	}
 	r = inject_config_check(&cfg->inject, e, sizeof(e));
 	if (r) {
 		snprintf(err, errlen, "%s", e);
@@ -708,6 +780,7 @@ void injector_free(struct injector *inj)
 	kube_client_free(inj->kube);
 	kube_config_release(&inj->kcfg);
 	tls_server_free(inj->tls);
+	buf_release(&inj->anchors);
 	free(inj);
 }
 

@@ -90,6 +90,12 @@ struct injector_config {
 	 * or, when !use_kube, from nowhere: pod annotations only */
 	bool use_kube;
 	const char *kubeconfig, *context;
+	/* the trust anchors (PEM, a CA) injected proxies get, or NULL: no
+	 * identity for them. Read at start, and again when the file changes
+	 * (kubelet swaps a ConfigMap's files on update); a bad new file is
+	 * logged and the anchors before it stay. Overrides
+	 * inject.trust_anchors_pem. */
+	const char *trust_anchors_file;
 	struct inject_config inject; /* strings borrowed, outlive the injector */
 };
 

@@ -212,4 +212,63 @@ expect_match "and why a review was bad" "$(cat "$TMP/ctl.log")" 'msg="injector: 
 kill -TERM "$ctl"
 wait "$ctl"
 expect_eq "SIGTERM: the controller exits 0" "$?" 0
+
+# --- trust anchors rotated under a running injector ---------------------------
+# the anchors file as kubelet mounts a ConfigMap (ca.crt -> ..data/ca.crt,
+# ..data -> a versioned directory swapped in one rename): injected pods get
+# the new anchors from the next review on; a bad new file changes nothing
+ca_init "$TMP/anchors-ca"
+check "openssl makes a trust anchor" mkca a root-a.conduit.cluster.local 2 self
+check "and another" mkca b root-b.conduit.cluster.local 2 self
+A=$TMP/anchors
+mkdir -p "$A/..v1" "$A/..v2" "$A/..v3"
+cp "$TMP/anchors-ca/a.crt" "$A/..v1/ca.crt"
+cp "$TMP/anchors-ca/b.crt" "$A/..v2/ca.crt"
+echo "not a certificate" >"$A/..v3/ca.crt"
+ln -s ..v1 "$A/..data"
+ln -s ..data/ca.crt "$A/ca.crt"
+swap() { ln -sfn "$1" "$A/..data.tmp" && mv -T "$A/..data.tmp" "$A/..data"; }
+port=$(free_port) admin=$(free_port)
+spawn ctl2 "$CONDUIT" controller --components injector --cluster-dir "$TMP/cluster" \
+	--injector-addr "127.0.0.1:$port" --admin-addr "127.0.0.1:$admin" \
+	--injector-tls-dir "$TMP/tls" --identity-trust-anchors-file "$A/ca.crt"
+ctl=$SPAWNED
+wait_port 127.0.0.1 "$port" 10
+URL=https://127.0.0.1:$port/inject
+# anchors ANSWER: the trust anchors the answer's patch gives the proxy
+cat >"$TMP/anchors.py" <<'EOF'
+import base64, json, sys
+ans = json.load(open(sys.argv[1]))
+patch = json.loads(base64.b64decode(ans["response"]["patch"]))
+def walk(v):
+    if isinstance(v, dict):
+        if v.get("name") == "CONDUIT_PROXY_IDENTITY_TRUST_ANCHORS":
+            print(v.get("value", "").strip()); sys.exit(0)
+        for x in v.values(): walk(x)
+    elif isinstance(v, list):
+        for x in v: walk(x)
+walk(patch)
+print("none")
+EOF
+anchors_now() {
+	post "$TMP/plain.json" "$TMP/two/ca.crt" | head -n -1 >"$TMP/rot.answer"
+	$PY "$TMP/anchors.py" "$TMP/rot.answer"
+}
+expect_eq "an injected proxy gets the anchors the file holds" \
+	"$(anchors_now)" "$(cat "$TMP/anchors-ca/a.crt")"
+swap ..v2
+expect_eq "the ConfigMap is updated: the next pod gets the new anchors, no restart" \
+	"$(anchors_now)" "$(cat "$TMP/anchors-ca/b.crt")"
+expect_match "the log says so" "$(cat "$TMP/ctl2.log")" 'msg="injector: trust anchors reloaded: pods injected from now on get them" file='
+swap ..v3
+expect_eq "a file that is not a CA: the anchors before it stay" \
+	"$(anchors_now)" "$(cat "$TMP/anchors-ca/b.crt")"
+expect_match "and the log says why" "$(cat "$TMP/ctl2.log")" \
+	'msg="injector: cannot reload the trust anchors \(the ones before stay\)" error=".*ca\.crt: '
+swap ..v1
+expect_eq "the first anchors back" "$(anchors_now)" "$(cat "$TMP/anchors-ca/a.crt")"
+run curl -s -m 5 "http://127.0.0.1:$admin/metrics"
+expect_match "/metrics: two reloads" "$OUT" '^injector_trust_anchors_reloads_total 2$'
+kill -TERM "$ctl"
+wait "$ctl"
 finish
