@@ -1520,6 +1520,18 @@ static void on_up_sent(struct h2_stream *s, size_t n)
 		h2_stream_consume(r->sc, MIN(n, h2_stream_unconsumed(r->sc)));
 }
 
+/* req_safe - r's method is safe (GET, HEAD, OPTIONS, TRACE): sending it
+ * twice changes nothing at the upstream. gRPC calls are POSTs. */
+static bool req_safe(const struct proxy_h2_req *r)
+{
+	const struct h2_header *m = h2_header_find(r->head, r->nhead, ":method");
+
+	return m && (NAME_IS(m->value, m->value_len, "GET") ||
+		     NAME_IS(m->value, m->value_len, "HEAD") ||
+		     NAME_IS(m->value, m->value_len, "OPTIONS") ||
+		     NAME_IS(m->value, m->value_len, "TRACE"));
+}
+
 static void on_up_stream_close(struct h2_stream *s, uint32_t error)
 {
 	struct up *u = h2_conn_data(h2_stream_conn(s));
@@ -1546,6 +1558,18 @@ static void on_up_stream_close(struct h2_stream *s, uint32_t error)
 		 * stream): safe to send again, if the body is all here */
 		if (error == H2_REFUSED_STREAM && r->replayable &&
 		    r->retries < MAX_RETRIES) {
+			r->retries++;
+			route(r);
+			return;
+		}
+		/* the connection went away with the request maybe processed:
+		 * again only a safe method (RFC 9110 9.2.1), within the retry
+		 * budget (a crashing upstream does not see every request
+		 * twice) */
+		if (error == H2_CONNECTION_LOST && r->replayable && req_safe(r) &&
+		    r->retries < MAX_RETRIES &&
+		    retry_budget_withdraw(&req_px(r)->retries,
+					  ev_now(req_loop(r)))) {
 			r->retries++;
 			route(r);
 			return;

@@ -179,6 +179,25 @@ expect_eq "a POST with a small body too (the body is kept until the response)" \
 wait_until 3 grep -q 'path=/post status=200 .*retries=1 up_bytes=12 ' "$TMP/R.log"
 expect_match "... and its 12 body bytes were sent again" "$(cat "$TMP/R.log")" \
 	'msg="h2 stream" .*path=/post status=200 .*retries=1 up_bytes=12 '
+stop "$R_PID"
+# an upstream that drops the connection with the request in it (a crash):
+# maybe processed, so only a safe method is sent again
+DR=$(free_port)
+spawn drop $TOOLS drop-server "$DR"
+wait_until 10 grep -q listening "$TMP/drop.log"
+start_proxy DP "127.0.0.1:$DR"
+run timeout 10 curl -s --http2-prior-knowledge "http://127.0.0.1:$DP_IN/get"
+expect_eq "a GET whose upstream connection dropped is sent again on a new one" \
+	"$OUT" "served on connection 2"
+wait_until 3 grep -q 'path=/get status=200 .*retries=1 ' "$TMP/DP.log"
+expect_match "... once" "$(cat "$TMP/DP.log")" 'msg="h2 stream" .*path=/get status=200 .*retries=1 '
+stop "$DP_PID"
+start_proxy DP "127.0.0.1:$DR" # a new pool: its connection is the third
+run timeout 10 curl -s --http2-prior-knowledge -o /dev/null -w '%{http_code}' -d 'pay once' \
+	"http://127.0.0.1:$DP_IN/pay"
+expect_eq "a POST is not: the client hears 502 (it may have been processed)" "$OUT" 502
+expect_eq "the upstream saw it once (connections 1 and 3 dropped, nothing more)" "$(grep -c '^dropped conn' "$TMP/drop.log")" 2
+stop "$DP_PID"
 
 # --- gRPC ---------------------------------------------------------------------------
 mkdir -p "$TMP/py"

@@ -22,6 +22,9 @@
 #                         "goaway N closed B"
 #   reset-server PORT     an origin that answers each request's head, then
 #                         resets it with INTERNAL_ERROR
+#   drop-server PORT      an origin whose odd connections close at their
+#                         first request (no GOAWAY, no answer); even ones
+#                         answer as goaway-server's
 #   stall-server PORT     an origin that takes requests and never answers;
 #                         prints "rst stream S code C" per RST_STREAM
 #   slow-read PORT PATH SECS  GET PATH with huge windows, then read nothing
@@ -154,16 +157,22 @@ def serve_conn(c, n, stall=False):
             for t, flags, sid, p in fs:
                 if t == 4 and not flags & 1:
                     c.sendall(frame(4, 1, 0))
+                elif stall == "drop" and t == 1 and n % 2 == 1:
+                    # odd connections: the request arrives, the
+                    # connection goes without a word (a crash)
+                    print("dropped conn %d" % n, flush=True)
+                    c.shutdown(socket.SHUT_RDWR)
+                    return
                 elif stall == "reset":
                     if t == 1:
                         c.sendall(frame(1, 4, sid, b"\x88") +
                                   frame(0, 0, sid, b"partial") +
                                   frame(3, 0, sid, struct.pack(">I", 2)))
-                elif stall:
+                elif stall is True:
                     if t == 3:
                         print("rst stream %d code %d" % (
                             sid, int.from_bytes(p[:4], "big")), flush=True)
-                elif t == 1 and n % 2 == 1:
+                elif not stall and t == 1 and n % 2 == 1:
                     # the first request: nothing will be processed here
                     c.sendall(frame(7, 0, 0, struct.pack(">II", 0, 0)))
                     time.sleep(0.2)
@@ -273,6 +282,8 @@ def main():
         goaway_server(port, stall=True)
     elif cmd == "reset-server":
         goaway_server(port, stall="reset")
+    elif cmd == "drop-server":
+        goaway_server(port, stall="drop")
     elif cmd == "cancel":
         s = start(port)
         s.sendall(frame(1, 4, 1, b"\x83\x86" + lit(4, b"/cancel") +
