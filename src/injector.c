@@ -580,8 +580,7 @@ static void anchors_refresh(struct injector *inj)
 	if (!path)
 		return;
 	if (stat(path, &st)) {
-		st.st_ino = 0; /* gone: logged once, until it is back */
-		st.st_dev = 0;
+		memset(&st, 0, sizeof(st)); /* gone: logged once, until back */
 		st.st_size = -1;
 	}
 	if (same_file(&st, &inj->anchors_st))

@@ -267,6 +267,11 @@ expect_match "and the log says why" "$(cat "$TMP/ctl2.log")" \
 	'msg="injector: cannot reload the trust anchors \(the ones before stay\)" error=".*ca\.crt: '
 swap ..v1
 expect_eq "the first anchors back" "$(anchors_now)" "$(cat "$TMP/anchors-ca/a.crt")"
+rm "$A/..data"
+for i in 1 2 3; do anchors_now >"$TMP/gone.$i"; done
+expect_eq "the file gone: the anchors before stay" "$(cat "$TMP/gone.3")" "$(cat "$TMP/anchors-ca/a.crt")"
+expect_eq "said once, not at every review" \
+	"$(grep -c 'cannot reload the trust anchors.*No such file' "$TMP/ctl2.log")" 1
 run curl -s -m 5 "http://127.0.0.1:$admin/metrics"
 expect_match "/metrics: two reloads" "$OUT" '^injector_trust_anchors_reloads_total 2$'
 kill -TERM "$ctl"
