@@ -20,20 +20,7 @@ conduit=$(realpath "$1") mode=${2:-h2c} n=${3:-20000}
 out=build/bench/callgrind-$mode
 mkdir -p "$out"
 rm -f "$out"/callgrind.out*
-work=$(mktemp -d -t conduit-cg.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 400); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-
-mkdir -p "$work/www"
-printf 'hello world\n' >"$work/www/index.html"
+. "$(dirname "$0")/lib.sh" cg
 P0=$(port) P1=$(port) ADM=$(port)
 path=/index.html
 load=(h2load -c16 -m10 -t1)
@@ -67,8 +54,8 @@ valgrind --tool=callgrind --instr-atstart=no --compress-strings=no --callgrind-o
 	>"$work/conduit.log" 2>&1 &
 cpid=$!
 pids+=($cpid)
-wait_port "$P0"
-wait_port "$ADM"
+wait_port "$P0" 400
+wait_port "$ADM" 400
 "${load[@]}" -n 2000 "http://127.0.0.1:$P1$path" >"$out/warmup.txt" 2>&1
 callgrind_control -i on "$cpid" >/dev/null 2>&1
 "${load[@]}" -n "$n" "http://127.0.0.1:$P1$path" >"$out/load.txt" 2>&1

@@ -16,20 +16,7 @@ conduit=$(realpath "$1") mode=${2:-h2c} secs=${3:-8}
 cpu=${BENCH_CPU:-1}
 out=build/bench/profile-$mode
 mkdir -p "$out"
-work=$(mktemp -d -t conduit-profile.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-
-mkdir -p "$work/www"
-printf 'hello world\n' >"$work/www/index.html"
+. "$(dirname "$0")/lib.sh" profile
 P0=$(port) P1=$(port) ADM=$(port)
 path=/index.html
 load=()
